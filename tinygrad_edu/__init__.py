@@ -1,0 +1,14 @@
+"""tinygrad_edu: a small, readable autodiff framework on NumPy.
+
+>>> import tinygrad_edu as tg
+>>> x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> y = (x * x).sum()
+>>> y.backward()
+>>> x.grad
+Tensor([2., 4., 6.], dtype=float32)
+"""
+from .engine import *  # noqa: F401,F403
+from .engine import Function, ShapeError, enable_grad, functional, is_grad_enabled, manual_seed, no_grad, ops, set_grad_enabled
+from .tools.gradcheck import GradcheckError, gradcheck, gradgradcheck
+
+__version__ = "0.1.0"

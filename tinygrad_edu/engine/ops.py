@@ -1,0 +1,507 @@
+"""The primitive ops: each one's forward and its vector-Jacobian product, side by side.
+
+Reading guide: ``g`` is the upstream gradient (shape of ``out``), ``x``/``y`` the
+inputs, ``out`` the result. The first docstring line of each class is its math,
+and is what ``tg.trace_backward`` shows as the rule applied.
+
+A backward may return a gradient with the *broadcast* shape of the output: the
+engine sums it back to the input's exact shape in one place (``sum_to_shape``).
+Everything not here is composed from these in ``tensor.py``. The few ops that
+could be composed but are primitives say why (speed or numerical stability).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .function import Function, ShapeError, lib, raw
+
+
+def sum_to_shape(g, shape):
+    """Sum a broadcast gradient back to ``shape``: drop leading axes, then sum size-1 axes."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _normalize_axes(axis, ndim, op):
+    """Turn ``axis`` (None, int or tuple) into a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    result = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
+        result.append(int(a) % ndim)
+    if len(set(result)) != len(result):
+        raise ShapeError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(result))
+
+
+def expand(g, shape):
+    """Broadcast ``g`` up to ``shape``: a fresh array for NumPy (cheap and writeable), a graph op for Tensors."""
+    if lib(g) is np:
+        out = np.empty(shape, dtype=g.dtype)
+        out[...] = g
+        return out
+    return g.broadcast_to(shape)
+
+
+def _expand_reduced(g, in_shape, axes, keepdims):
+    """Reshape a reduced gradient so it broadcasts against the input again."""
+    if not keepdims:
+        g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
+    return g
+
+
+# ----------------------------------------------------------------------------- unary
+
+
+class Neg(Function):
+    """out = -x;  dx = -g"""
+
+    def forward(self, x):
+        return np.negative(x)
+
+    def backward(self, g, out, x):
+        return (-g,)
+
+
+class Exp(Function):
+    """out = exp(x);  dx = g * out"""
+
+    saves_output = True
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g, out, x):
+        return (g * out,)
+
+
+class Log(Function):
+    """out = log(x);  dx = g / x"""
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g, out, x):
+        return (g / x,)
+
+
+class Sin(Function):
+    """out = sin(x);  dx = g * cos(x)"""
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, g, out, x):
+        return (g * lib(g).cos(x),)
+
+
+class Cos(Function):
+    """out = cos(x);  dx = -g * sin(x)"""
+
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, g, out, x):
+        return (-g * lib(g).sin(x),)
+
+
+class Tanh(Function):
+    """out = tanh(x);  dx = g * (1 - out**2)"""
+
+    saves_output = True
+
+    # Primitive for stability: composing from exp overflows for |x| > ~89 (float32).
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g, out, x):
+        return (g * (1 - out * out),)
+
+
+class Sigmoid(Function):
+    """out = 1 / (1 + exp(-x));  dx = g * out * (1 - out)"""
+
+    saves_output = True
+
+    # Primitive for stability: exp(-|x|) never overflows, so no clipping is needed.
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, g, out, x):
+        return (g * out * (1 - out),)
+
+
+class Relu(Function):
+    """out = max(x, 0);  dx = g * (x > 0)"""
+
+    # Primitive for speed: it sits in every hidden layer.
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g, out, x):
+        return (g * (raw(x) > 0),)
+
+
+class LeakyRelu(Function):
+    """out = x if x > 0 else alpha * x;  dx = g * (1 if x > 0 else alpha)"""
+
+    def forward(self, x, alpha=0.01):
+        self.alpha = alpha
+        return np.where(x > 0, x, x * alpha)
+
+    def backward(self, g, out, x):
+        slope = np.where(raw(x) > 0, 1.0, self.alpha).astype(raw(g).dtype, copy=False)
+        return (g * slope,)
+
+
+class Abs(Function):
+    """out = |x|;  dx = g * sign(x)"""
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g, out, x):
+        return (g * np.sign(raw(x)),)
+
+
+class Clip(Function):
+    """out = min(max(x, lo), hi);  dx = g * (lo <= x <= hi)"""
+
+    def forward(self, x, lo=None, hi=None):
+        self.lo, self.hi = lo, hi
+        return np.clip(x, lo, hi)
+
+    def backward(self, g, out, x):
+        x = raw(x)
+        inside = np.ones(x.shape, dtype=bool)
+        if self.lo is not None:
+            inside &= x >= self.lo
+        if self.hi is not None:
+            inside &= x <= self.hi
+        return (g * inside,)
+
+
+class Cast(Function):
+    """out = x.astype(dtype);  dx = g.astype(x.dtype)"""
+
+    def forward(self, x, dtype=None):
+        return x.astype(dtype)
+
+    def backward(self, g, out, x):
+        return (g,)  # the engine casts every gradient to its input's dtype
+
+
+# ----------------------------------------------------------------------------- binary (broadcasting)
+
+
+class Add(Function):
+    """out = x + y;  dx = g;  dy = g"""
+
+    def forward(self, x, y):
+        return np.add(x, y)
+
+    def backward(self, g, out, x, y):
+        return g, g
+
+
+class Sub(Function):
+    """out = x - y;  dx = g;  dy = -g"""
+
+    def forward(self, x, y):
+        return np.subtract(x, y)
+
+    def backward(self, g, out, x, y):
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """out = x * y;  dx = g * y;  dy = g * x"""
+
+    def forward(self, x, y):
+        return np.multiply(x, y)
+
+    def backward(self, g, out, x, y):
+        nx, ny = self.needs_input_grad
+        return (g * y if nx else None), (g * x if ny else None)
+
+
+class Div(Function):
+    """out = x / y;  dx = g / y;  dy = -g * out / y"""
+
+    saves_output = True
+
+    def forward(self, x, y):
+        return np.true_divide(x, y)
+
+    def backward(self, g, out, x, y):
+        nx, ny = self.needs_input_grad
+        gx = g / y if nx else None
+        return gx, (-(gx if nx else g / y) * out if ny else None)
+
+
+class Pow(Function):
+    """out = x ** y;  dx = g * y * x ** (y - 1);  dy = g * out * log(x)"""
+
+    saves_output = True
+
+    def forward(self, x, y):
+        return np.power(x, y)
+
+    def backward(self, g, out, x, y):
+        nx, ny = self.needs_input_grad
+        gx = g * y * x ** (y - 1) if nx else None
+        gy = g * out * lib(g).log(x) if ny else None
+        return gx, gy
+
+
+class Maximum(Function):
+    """out = max(x, y);  dx = g * [x > y] + g/2 * [x == y];  dy likewise"""
+
+    def forward(self, x, y):
+        return np.maximum(x, y)
+
+    def backward(self, g, out, x, y):
+        x, y = raw(x), raw(y)
+        dtype = raw(g).dtype
+        share_x = ((x > y) + 0.5 * (x == y)).astype(dtype, copy=False)
+        return g * share_x, g * (1 - share_x)
+
+
+class Where(Function):
+    """out = where(c, x, y);  dx = g * c;  dy = g * !c   (c is a constant mask)"""
+
+    def forward(self, cond, x, y):
+        return np.where(cond, x, y)
+
+    def backward(self, g, out, cond, x, y):
+        where = lib(g).where
+        _, nx, ny = self.needs_input_grad
+        c = raw(cond)
+        return None, (where(c, g, 0) if nx else None), (where(c, 0, g) if ny else None)
+
+
+class MatMul(Function):
+    """out = x @ y;  dx = g @ y.T;  dy = x.T @ g   (batched; 1-D operands promoted)"""
+
+    def forward(self, x, y):
+        if np.ndim(x) == 0 or np.ndim(y) == 0:
+            raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {np.shape(x)} and {np.shape(y)}")
+        try:
+            return np.matmul(x, y)
+        except ValueError:
+            raise ShapeError(
+                f"matmul: shapes {np.shape(x)} and {np.shape(y)} do not align "
+                f"(inner dimensions {np.shape(x)[-1]} and {np.shape(y)[-2 if np.ndim(y) > 1 else 0]}, "
+                f"batch dimensions must broadcast)"
+            ) from None
+
+    def backward(self, g, out, x, y):
+        nx, ny = self.needs_input_grad
+        x_vec, y_vec = x.ndim == 1, y.ndim == 1
+        if y_vec:  # y as a column (n, 1): out gains a trailing axis
+            y, g = y.reshape((-1, 1)), g.reshape(g.shape + (1,))
+        if x_vec:  # x as a row (1, n): out gains an axis before the last
+            x, g = x.reshape((1, -1)), g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+        gx = g @ y.swapaxes(-1, -2) if nx else None
+        gy = x.swapaxes(-1, -2) @ g if ny else None
+        # drop the promoted axes again; the engine then sums any batch axes away
+        if x_vec and nx:
+            gx = gx.reshape(gx.shape[:-2] + gx.shape[-1:])
+        if y_vec and ny:
+            gy = gy.reshape(gy.shape[:-1])
+        return gx, gy
+
+
+# ----------------------------------------------------------------------------- reductions
+
+
+class Sum(Function):
+    """out = sum(x, axis);  dx = broadcast(g)"""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, np.ndim(x), "sum")
+        self.keepdims = keepdims
+        return np.add.reduce(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g, out, x):
+        return (expand(_expand_reduced(g, x.shape, self.axes, self.keepdims), x.shape),)
+
+
+class Max(Function):
+    """out = max(x, axis);  dx = g * [x == out] / count   (ties share the gradient)"""
+
+    saves_output = True
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, np.ndim(x), "max")
+        self.keepdims = keepdims
+        if np.size(x) == 0:
+            raise ShapeError(f"max: cannot reduce an empty tensor of shape {np.shape(x)}")
+        return np.max(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g, out, x):
+        x = raw(x)
+        winners = x == _expand_reduced(raw(out), x.shape, self.axes, self.keepdims)
+        share = (winners / winners.sum(axis=self.axes, keepdims=True)).astype(raw(g).dtype, copy=False)
+        return (_expand_reduced(g, x.shape, self.axes, self.keepdims) * share,)
+
+
+class Softmax(Function):
+    """out = exp(x) / sum(exp(x), axis);  dx = out * (g - sum(g * out, axis))"""
+
+    saves_output = True
+
+    # Primitive for speed and stability: one fused, max-shifted pass instead of five ops.
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def backward(self, g, out, x):
+        return (out * (g - (g * out).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """out = x - logsumexp(x, axis);  dx = g - exp(out) * sum(g, axis)"""
+
+    saves_output = True
+
+    # Primitive for stability: log(softmax(x)) underflows to -inf; this never does.
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def backward(self, g, out, x):
+        return (g - lib(g).exp(out) * g.sum(axis=self.axis, keepdims=True),)
+
+
+# ----------------------------------------------------------------------------- movement
+
+
+class Reshape(Function):
+    """out = x.reshape(shape);  dx = g.reshape(x.shape)"""
+
+    def forward(self, x, shape=()):
+        try:
+            return np.reshape(x, shape)
+        except ValueError:
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {np.shape(x)} into {shape}") from None
+
+    def backward(self, g, out, x):
+        return (g.reshape(x.shape),)
+
+
+class Transpose(Function):
+    """out = x.transpose(axes);  dx = g.transpose(argsort(axes))"""
+
+    def forward(self, x, axes=None):
+        self.axes = tuple(range(np.ndim(x)))[::-1] if axes is None else tuple(axes)
+        try:
+            return np.transpose(x, self.axes)
+        except ValueError:
+            raise ShapeError(f"transpose: axes {axes} do not fit a tensor of shape {np.shape(x)}") from None
+
+    def backward(self, g, out, x):
+        return (g.transpose(tuple(np.argsort(self.axes))),)
+
+
+class BroadcastTo(Function):
+    """out = broadcast_to(x, shape);  dx = sum_to_shape(g, x.shape)"""
+
+    # "expand is sum in reverse": the engine's sum_to_shape does the reduction.
+    def forward(self, x, shape=()):
+        try:
+            return np.broadcast_to(x, shape)
+        except ValueError:
+            raise ShapeError(f"broadcast_to: cannot broadcast shape {np.shape(x)} to {tuple(shape)}") from None
+
+    def backward(self, g, out, x):
+        return (g,)
+
+
+class Index(Function):
+    """out = x[index];  dx = zeros_like(x) with g added at index (repeats accumulate)"""
+
+    def forward(self, x, index=None):
+        self.index = index
+        try:
+            return x[index]
+        except IndexError as e:
+            raise IndexError(f"index: {e} (tensor of shape {np.shape(x)})") from None
+
+    def backward(self, g, out, x):
+        if lib(g) is np:
+            return (_scatter_add(g, x.shape, self.index),)
+        return (IndexAdd.apply(g, shape=x.shape, index=self.index),)
+
+
+class IndexAdd(Function):
+    """out = zeros(shape) with g added at index;  dg = out_grad[index]   (Index's backward)"""
+
+    def forward(self, g, shape=(), index=None):
+        self.index = index
+        return _scatter_add(g, shape, index)
+
+    def backward(self, gg, out, g):
+        return (gg[self.index],)
+
+
+def _is_basic(index):
+    """True when an index has no integer arrays, so no element can repeat."""
+    parts = index if isinstance(index, tuple) else (index,)
+    for p in parts:
+        if isinstance(p, np.ndarray) and p.dtype != bool:
+            return False
+        if isinstance(p, (list, tuple)):
+            return False
+    return True
+
+
+def _scatter_add(g, shape, index):
+    out = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        out[index] = g  # basic and boolean indices never repeat an element
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
+class Concatenate(Function):
+    """out = concatenate(xs, axis);  dxs = the slices of g along axis"""
+
+    def forward(self, *xs, axis=0):
+        try:
+            out = np.concatenate(xs, axis=axis)
+        except ValueError:
+            shapes = ", ".join(str(np.shape(x)) for x in xs)
+            raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}") from None
+        self.axis = axis % out.ndim
+        self.bounds = np.cumsum([0] + [np.shape(x)[self.axis] for x in xs])
+        return out
+
+    def backward(self, g, out, *xs):
+        lead = (slice(None),) * self.axis
+        return tuple(
+            g[lead + (slice(int(a), int(b)),)] if need else None
+            for a, b, need in zip(self.bounds[:-1], self.bounds[1:], self.needs_input_grad)
+        )
+
+
+PRIMITIVES = (
+    Neg, Exp, Log, Sin, Cos, Tanh, Sigmoid, Relu, LeakyRelu, Abs, Clip, Cast,
+    Add, Sub, Mul, Div, Pow, Maximum, Where, MatMul,
+    Sum, Max, Softmax, LogSoftmax,
+    Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate,
+)

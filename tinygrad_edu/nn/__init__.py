@@ -1,0 +1,2 @@
+"""Neural-network building blocks on the Tensor graph."""
+from .module import Module, Parameter

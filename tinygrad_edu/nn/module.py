@@ -1,0 +1,202 @@
+"""``Module`` and ``Parameter``: how layers hold weights and find each other.
+
+A Module finds its parameters, buffers and sub-modules by walking its own
+attributes (in assignment order), so ``parameters()`` needs no registration
+calls. Layers never update their own weights: an optimizer does that, after
+``backward()`` has filled every ``.grad``.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..engine.function import ModuleCall, state
+from ..engine.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module trains: a leaf with ``requires_grad=True`` (float data)."""
+
+    __slots__ = ()
+
+    def __init__(self, data, requires_grad=True, dtype=None, name=None):
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype, name=name)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses set parameters (``Parameter``), buffers (plain ``Tensor`` attributes
+    registered with ``register_buffer``, such as batch norm's running statistics)
+    and sub-modules as attributes in ``__init__``, and define ``forward``.
+    """
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_buffers", OrderedDict())
+
+    # ------------------------------------------------------------------ calling
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        # Record the call so graph pictures can draw this module as a cluster.
+        parent = state.scope
+        state.scope = (parent or ()) + (ModuleCall(self),)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            state.scope = parent
+
+    # ------------------------------------------------------------------ structure
+
+    def __setattr__(self, name, value):
+        if "_buffers" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before setting {name!r}")
+        if name in self._buffers and not isinstance(value, Module):
+            self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, tensor) -> None:
+        """A non-trainable tensor saved in ``state_dict`` (e.g. running statistics)."""
+        value = tensor if isinstance(tensor, Tensor) or tensor is None else Tensor(tensor)
+        self._buffers[name] = value
+        object.__setattr__(self, name, value)
+
+    def _members(self):
+        """(name, value) pairs of this module's own attributes that are modules or parameters."""
+        for name, value in self.__dict__.items():
+            if isinstance(value, (Module, Parameter)):
+                yield name, value
+            elif isinstance(value, (list, tuple)) and name not in ("_buffers",):
+                for i, item in enumerate(value):
+                    if isinstance(item, (Module, Parameter)):
+                        yield f"{name}.{i}", item
+
+    def named_children(self):
+        for name, value in self._members():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self):
+        for _, child in self.named_children():
+            yield child
+
+    def named_modules(self, prefix: str = ""):
+        """(dotted name, module) for this module and every module inside it, each once."""
+        seen = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = list(module.named_children())
+            for child_name, child in reversed(children):
+                stack.append((f"{name}.{child_name}" if name else child_name, child))
+
+    def modules(self):
+        for _, module in self.named_modules():
+            yield module
+
+    def named_parameters(self, prefix: str = ""):
+        """(dotted name, parameter) pairs, e.g. ``layers.0.weight``; shared parameters appear once."""
+        seen = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, value in module._members():
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self):
+        for module_name, module in self.named_modules():
+            for name, value in module._buffers.items():
+                if value is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    # ------------------------------------------------------------------ modes and gradients
+
+    def train(self, mode: bool = True):
+        """Switch this module and all sub-modules to training (or, with False, evaluation) mode."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Every parameter and buffer by dotted name, as an ndarray copy."""
+        state_dict = OrderedDict((name, p.data.copy()) for name, p in self.named_parameters())
+        for name, b in self.named_buffers():
+            state_dict[name] = b.data.copy()
+        return state_dict
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Copy arrays from ``state_dict`` into this module's parameters and buffers.
+
+        Shape and dtype must match. With ``strict`` every key must match exactly;
+        missing and unexpected keys are named in the error. Nothing is changed
+        unless every entry fits.
+        """
+        own = dict(self.named_parameters())
+        own.update(self.named_buffers())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys {unexpected}")
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = np.asarray(state_dict[key].data if isinstance(state_dict[key], Tensor) else state_dict[key])
+            if value.shape != target.shape:
+                problems.append(f"{key}: shape {value.shape} in the state dict, {target.shape} in the model")
+            elif value.dtype != target.dtype:
+                problems.append(f"{key}: dtype {value.dtype} in the state dict, {target.dtype} in the model")
+        if problems:
+            raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        from ..engine.function import no_grad
+
+        with no_grad():
+            for key, target in own.items():
+                if key in state_dict:
+                    value = state_dict[key]
+                    target.copy_(value.data if isinstance(value, Tensor) else value)
+        return {"missing_keys": missing, "unexpected_keys": unexpected}
+
+    # ------------------------------------------------------------------ printing
+
+    def extra_repr(self) -> str:
+        """What goes inside the parentheses of this module's repr (e.g. ``4, 16``)."""
+        return ""
+
+    def __repr__(self):
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, child in children:
+            body = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {body}")
+        lines.append(")")
+        return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Hypothesis strategies and a ``check_op`` helper, so you can property-test your own ops.
+
+This is how tinygrad_edu tests itself: draw shapes (0-d, size-1 dims, broadcastable
+pairs, batched matmul shapes) and values kept away from kinks, then compare the
+op's gradients with central finite differences in float64.
+
+>>> from hypothesis import given
+>>> from tinygrad_edu.testing import arrays, shapes, check_op
+>>> @given(arrays(shapes()))
+... def test_my_square(x):
+...     check_op(lambda t: t * t, x, np_fn=lambda a: a * a)
+
+Needs hypothesis (the ``test`` extra); nothing else in the package imports it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from .engine.tensor import Tensor
+from .tools.gradcheck import GradcheckError, check_gradients, check_second_order
+from .tools.opspec import OpSpec, draw_values
+
+__all__ = ["shapes", "broadcastable_shapes", "matmul_shapes", "valid_axes", "arrays", "tensors",
+           "spec_inputs", "check_op", "check_spec"]
+
+
+def shapes(min_dims=0, max_dims=3, min_side=1, max_side=3):
+    """Array shapes, including 0-d () and size-1 dimensions."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3):
+    """A tuple of ``num_shapes`` shapes that broadcast together (NumPy's rules)."""
+    return hnp.mutually_broadcastable_shapes(num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims,
+                                             min_side=1, max_side=max_side).map(lambda b: b.input_shapes)
+
+
+def matmul_shapes(max_batch_dims=2, max_side=3):
+    """(shape_a, shape_b) valid for ``a @ b``: 1-D, 2-D, and batched with broadcasting batch dims."""
+    return hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=max_batch_dims,
+                                             min_side=1, max_side=max_side).map(lambda b: b.input_shapes)
+
+
+def valid_axes(ndim):
+    """An ``axis`` argument for a reduction over ``ndim`` dims: None, an int (maybe negative) or a tuple."""
+    choices = [st.none(), st.just(())]
+    if ndim:
+        choices.append(st.integers(-ndim, ndim - 1))
+        choices.append(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple))
+    return st.one_of(*choices)
+
+
+def arrays(shape, dtype=np.float64, low=-2.0, high=2.0, min_abs=0.0, distinct=False):
+    """Arrays of ``shape`` (a shape or a strategy of shapes) with values in [low, high].
+
+    ``min_abs`` keeps values off a kink at 0 (relu, abs); ``distinct`` spaces all values
+    apart (max, min), so every op is differentiable at the drawn point.
+    """
+    shape_strategy = shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
+    spec = OpSpec("drawn", None, None, low=low, high=high, min_abs=min_abs, distinct=distinct)
+    return st.tuples(shape_strategy, st.integers(0, 2**32 - 1)).map(
+        lambda pair: draw_values(spec, pair[0], np.random.default_rng(pair[1]), dtype)
+    )
+
+
+def tensors(shape, dtype=np.float64, requires_grad=True, **value_options):
+    """Tensors built from ``arrays(shape, dtype, **value_options)``."""
+    return arrays(shape, dtype, **value_options).map(lambda a: Tensor(a, requires_grad=requires_grad))
+
+
+@st.composite
+def spec_inputs(draw, spec: OpSpec):
+    """(arrays, extra keyword arguments) for one row of the op registry, with drawn shapes."""
+    options = dict(low=spec.low, high=spec.high, min_abs=spec.min_abs, distinct=spec.distinct)
+    if spec.kind == "binary":
+        in_shapes = draw(broadcastable_shapes(2, min_dims=spec.min_dims))
+    elif spec.kind == "matmul":
+        in_shapes = draw(matmul_shapes())
+    elif spec.kind == "any":
+        in_shapes = spec.shapes
+    else:
+        in_shapes = (draw(shapes(min_dims=spec.min_dims)),)
+    if spec.distinct and len(in_shapes) > 1:  # distinct across all inputs, not only within one
+        values = draw(arrays((sum(int(np.prod(s)) for s in in_shapes),), **options))
+        bounds = np.cumsum([0] + [int(np.prod(s)) for s in in_shapes])
+        result = [values[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], in_shapes)]
+    else:
+        result = [draw(arrays(s, **options)) for s in in_shapes]
+    extra = {}
+    if spec.kind == "reduce":
+        extra = {"axis": draw(valid_axes(len(in_shapes[0]))), "keepdims": draw(st.booleans())}
+    return result, extra
+
+
+def check_op(fn, *arrays, np_fn=None, second_order=True, eps=1e-6, atol=1e-5, rtol=1e-3, **kwargs):
+    """Assert that ``fn`` (on float64 tensors made from ``arrays``) has correct gradients.
+
+    Checks the forward against ``np_fn`` when given, first derivatives by gradcheck and,
+    with ``second_order``, second derivatives by gradgradcheck. Raises on any mismatch.
+    """
+    inputs = [Tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in arrays]
+
+    def call(*tensors):
+        return fn(*tensors, **kwargs)
+
+    if np_fn is not None:
+        expected = np.asarray(np_fn(*[np.asarray(a, dtype=np.float64) for a in arrays], **kwargs))
+        got = call(*inputs)
+        if got.shape != expected.shape or not np.allclose(got.data, expected, rtol=1e-10, atol=1e-12):
+            raise AssertionError(f"forward differs from NumPy: shape {got.shape} vs {expected.shape}, "
+                                 f"max difference {np.max(np.abs(got.data - expected), initial=0):.3g}")
+    result = check_gradients(call, inputs, eps=eps, atol=atol, rtol=rtol)
+    if not result.passed:
+        raise GradcheckError(result.message)
+    if second_order:
+        result = check_second_order(call, inputs, eps=eps, atol=atol, rtol=rtol)
+        if not result.passed:
+            raise GradcheckError(result.message)
+
+
+def check_spec(spec: OpSpec, arrays, extra):
+    """``check_op`` for one registry row."""
+    check_op(spec.fn, *arrays, np_fn=spec.np_fn, second_order=spec.second_order, **extra)

@@ -1,0 +1,193 @@
+"""The op registry: one row per public differentiable op, with what a gradient check needs.
+
+Each ``OpSpec`` says how to call the op, its NumPy equivalent (the forward is
+checked against it), which inputs it takes, which values keep it away from kinks
+and domain edges, and whether it is twice differentiable. The test suite sweeps
+this table with hypothesis-drawn shapes; ``tinygrad-edu gradcheck`` sweeps it
+with fixed shapes; and a test fails when a public op is missing from it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..engine import functional as F
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """How to check one op.
+
+    name          label in reports
+    fn            the op on tensors; ``reduce`` ops take (x, axis, keepdims)
+    np_fn         the same computation in NumPy (arrays in, array out), for the forward check
+    kind          unary | binary (mutually broadcastable) | reduce | matmul | any (fixed shapes)
+    covers        the public names this row tests ("Tensor.exp", "tg.exp", ...)
+    low, high     the range values are drawn from
+    min_abs       keep |x| >= min_abs (kinks at 0); positive=True draws from [low, high] > 0
+    distinct      all values distinct (max/min ties are not differentiable)
+    second_order  also run gradgradcheck
+    min_dims      the fewest dimensions the op accepts
+    shapes        for kind "any": the fixed input shapes
+    """
+
+    name: str
+    fn: Callable
+    np_fn: Callable
+    kind: str = "unary"
+    covers: tuple = ()
+    low: float = -2.0
+    high: float = 2.0
+    min_abs: float = 0.0
+    distinct: bool = False
+    second_order: bool = True
+    min_dims: int = 0
+    shapes: tuple = ()
+
+    @property
+    def arity(self) -> int:
+        return {"unary": 1, "reduce": 1, "binary": 2, "matmul": 2}.get(self.kind, len(self.shapes))
+
+
+def _np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _np_logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
+
+
+def _both(name):
+    return (f"Tensor.{name}", f"tg.{name}")
+
+
+def _unary(name, np_fn, **kw):
+    return OpSpec(name, lambda x: getattr(x, name)(), np_fn, "unary", kw.pop("covers", _both(name)), **kw)
+
+
+def _reduce(name, np_fn, **kw):
+    return OpSpec(name, lambda x, axis, keepdims: getattr(x, name)(axis=axis, keepdims=keepdims),
+                  lambda x, axis, keepdims: np_fn(x, axis=axis, keepdims=keepdims), "reduce",
+                  kw.pop("covers", _both(name)), **kw)
+
+
+def _binary(name, fn, np_fn, covers, **kw):
+    return OpSpec(name, fn, np_fn, "binary", covers, **kw)
+
+
+REGISTRY: tuple = (
+    # ---- elementwise unary
+    _unary("exp", np.exp),
+    _unary("log", np.log, low=0.2, high=3.0),
+    _unary("sqrt", np.sqrt, low=0.2, high=3.0),
+    _unary("abs", np.abs, min_abs=0.05),
+    _unary("sin", np.sin),
+    _unary("cos", np.cos),
+    _unary("tanh", np.tanh),
+    _unary("sigmoid", lambda x: 1 / (1 + np.exp(-x))),
+    _unary("relu", lambda x: np.maximum(x, 0), min_abs=0.05),
+    OpSpec("leaky_relu", lambda x: x.leaky_relu(0.1), lambda x: np.where(x > 0, x, 0.1 * x),
+           covers=_both("leaky_relu"), min_abs=0.05),
+    OpSpec("clip", lambda x: x.clip(-1.0, 1.0), lambda x: np.clip(x, -1.0, 1.0), covers=_both("clip"),
+           low=-3.0, high=3.0, min_abs=0.05, second_order=True),
+    OpSpec("neg", lambda x: -x, np.negative, covers=("Tensor.__neg__", "Tensor.__pos__")),
+    OpSpec("astype", lambda x: x.astype(np.float64) * 1.0, lambda x: x * 1.0,
+           covers=("Tensor.astype", "Tensor.double", "Tensor.float")),
+    # ---- broadcasting binary (operators and their reflected forms)
+    _binary("add", lambda x, y: x + y, np.add, ("Tensor.__add__",)),
+    _binary("sub", lambda x, y: x - y, np.subtract, ("Tensor.__sub__",)),
+    _binary("mul", lambda x, y: x * y, np.multiply, ("Tensor.__mul__",)),
+    _binary("div", lambda x, y: x / y, np.divide, ("Tensor.__truediv__",), min_abs=0.3),
+    _binary("pow", lambda x, y: x**y, np.power, ("Tensor.__pow__",), low=0.3, high=2.0),
+    _binary("maximum", F.maximum, np.maximum, ("tg.maximum",), distinct=True),
+    _binary("minimum", F.minimum, np.minimum, ("tg.minimum",), distinct=True),
+    _binary("where", lambda x, y: F.where(x.data > 0, x, y), lambda x, y: np.where(x > 0, x, y),
+            ("tg.where",), min_abs=0.05),
+    # reflected forms: a Python number or an ndarray on the left
+    OpSpec("radd", lambda x: 3.0 + x, lambda x: 3.0 + x, covers=("Tensor.__radd__",)),
+    OpSpec("rsub", lambda x: np.full(x.shape, 2.0) - x, lambda x: 2.0 - x, covers=("Tensor.__rsub__",)),
+    OpSpec("rmul", lambda x: 3.0 * x, lambda x: 3.0 * x, covers=("Tensor.__rmul__",)),
+    OpSpec("rtruediv", lambda x: 1.5 / x, lambda x: 1.5 / x, covers=("Tensor.__rtruediv__",), min_abs=0.3),
+    OpSpec("rpow", lambda x: 2.0**x, lambda x: 2.0**x, covers=("Tensor.__rpow__",)),
+    OpSpec("rmatmul", lambda x: np.array([[1.0, -2.0, 0.5]]) @ x, lambda x: np.array([[1.0, -2.0, 0.5]]) @ x,
+           "any", ("Tensor.__rmatmul__",), shapes=((3, 2),)),
+    # ---- matmul: 1-D, 2-D and batched N-D with broadcasting
+    OpSpec("matmul", lambda x, y: x @ y, np.matmul, "matmul", ("Tensor.__matmul__", "Tensor.matmul", "tg.matmul")),
+    # ---- reductions over axis=None|int|tuple, keepdims
+    _reduce("sum", np.sum),
+    _reduce("mean", np.mean),
+    _reduce("max", np.max, distinct=True),
+    _reduce("min", np.min, distinct=True),
+    _reduce("var", np.var),
+    # std is not differentiable where the variance is 0, so it gets fixed shapes of distinct values
+    OpSpec("std", lambda x: x.std(axis=0) + x.std(axis=(0, 1), keepdims=True),
+           lambda x: np.std(x, axis=0) + np.std(x, axis=(0, 1), keepdims=True), "any", ("Tensor.std",),
+           distinct=True, shapes=((3, 2),)),
+    _reduce("logsumexp", _np_logsumexp),
+    OpSpec("softmax", lambda x: x.softmax(axis=-1), _np_softmax, covers=_both("softmax"), min_dims=1),
+    OpSpec("log_softmax", lambda x: x.log_softmax(axis=0), lambda x: np.log(_np_softmax(x, axis=0)),
+           covers=_both("log_softmax"), min_dims=1),
+    OpSpec("var_ddof1", lambda x: x.var(axis=0, ddof=1), lambda x: np.var(x, axis=0, ddof=1), min_dims=1,
+           shapes=((3, 2),), kind="any"),
+    # ---- movement
+    OpSpec("reshape", lambda x: x.reshape(-1), lambda x: x.reshape(-1), covers=("Tensor.reshape", "tg.reshape")),
+    OpSpec("transpose", lambda x: x.transpose(), np.transpose, covers=("Tensor.transpose", "tg.transpose", "Tensor.T")),
+    OpSpec("swapaxes", lambda x: x.swapaxes(0, -1), lambda x: np.swapaxes(x, 0, -1), covers=("Tensor.swapaxes",),
+           min_dims=1),
+    OpSpec("flatten", lambda x: x.flatten(), lambda x: x.reshape(-1), covers=_both("flatten")),
+    OpSpec("squeeze", lambda x: x.squeeze(), np.squeeze, covers=_both("squeeze")),
+    OpSpec("expand_dims", lambda x: x.expand_dims(0), lambda x: np.expand_dims(x, 0), covers=_both("expand_dims")),
+    OpSpec("broadcast_to", lambda x: x.broadcast_to((2,) + x.shape), lambda x: np.broadcast_to(x, (2,) + x.shape),
+           covers=("Tensor.broadcast_to", "tg.broadcast_to")),
+    OpSpec("getitem_basic", lambda x: x[..., None, ::-1][0:2], lambda x: x[..., None, ::-1][0:2],
+           covers=("Tensor.__getitem__",), min_dims=1),
+    OpSpec("getitem_int_array", lambda x: x[np.array([0, 0, -1])], lambda x: x[np.array([0, 0, -1])], min_dims=1),
+    OpSpec("getitem_bool_mask", lambda x: x[x.data > 0], lambda x: x[x > 0], min_abs=0.05),
+    OpSpec("concatenate", lambda x, y: F.concatenate([x, y], axis=1), lambda x, y: np.concatenate([x, y], axis=1),
+           "any", ("tg.concatenate",), shapes=((2, 3), (2, 2))),
+    OpSpec("stack", lambda x, y: F.stack([x, y], axis=-1), lambda x, y: np.stack([x, y], axis=-1),
+           "any", ("tg.stack",), shapes=((2, 3), (2, 3))),
+)
+
+# Public names that are deliberately not differentiable (or not ops): the coverage test
+# accepts these without a registry row.
+NOT_DIFFERENTIABLE = frozenset({
+    "Tensor.argmax", "Tensor.argmin", "tg.argmax", "Tensor.sign",
+    "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__",
+    "Tensor.__and__", "Tensor.__or__", "Tensor.__invert__",
+})
+
+
+def sample_inputs(spec: OpSpec, rng: np.random.Generator, dtype=np.float64):
+    """Fixed-shape float64 inputs for ``spec`` (what ``tinygrad-edu gradcheck`` uses).
+
+    Returns (arrays, extra keyword arguments for ``fn``).
+    """
+    shapes = {
+        "unary": ((2, 3),),
+        "reduce": ((2, 3),),
+        "binary": ((2, 3), (3,)),
+        "matmul": ((2, 3, 4), (4, 2)),
+    }.get(spec.kind, spec.shapes)
+    arrays = [draw_values(spec, shape, rng, dtype) for shape in shapes]
+    extra = {"axis": 1, "keepdims": False} if spec.kind == "reduce" else {}
+    return arrays, extra
+
+
+def draw_values(spec: OpSpec, shape, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+    """Values in [low, high] that respect ``min_abs`` and ``distinct``."""
+    size = int(np.prod(shape))
+    if spec.distinct:
+        grid = np.linspace(spec.low, spec.high, max(size, 1) * 3)
+        values = rng.permutation(grid)[:size]
+    else:
+        values = rng.uniform(spec.low, spec.high, size)
+    if spec.min_abs:
+        small = np.abs(values) < spec.min_abs
+        values[small] = np.where(values[small] >= 0, spec.min_abs, -spec.min_abs) * (1 + rng.random(small.sum()))
+    return values.reshape(shape).astype(dtype)
