@@ -1,0 +1,23 @@
+"""Gradient health: the tutorial's thresholds for vanishing and exploding gradients.
+
+Shared by the gradient-flow report (``tg.utils.gradient_report``) and the graph
+pictures (``tg.draw_graph(..., show_grads=True)``), so both always agree.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+VANISHING_MEAN_ABS = 1e-7  # mean |grad| below this: vanishing
+EXPLODING_MAX_ABS = 1000.0  # max |grad| above this: exploding
+
+
+def classify(grad) -> str:
+    """'vanishing', 'exploding' or 'ok' for a gradient array (the tutorial checks vanishing first)."""
+    magnitude = np.abs(np.asarray(grad, dtype=np.float64))
+    if magnitude.size == 0:
+        return "ok"
+    if magnitude.mean() < VANISHING_MEAN_ABS:
+        return "vanishing"
+    if magnitude.max() > EXPLODING_MAX_ABS:
+        return "exploding"
+    return "ok"
