@@ -6,6 +6,10 @@ node's ``backward``, sums every gradient back to its input's shape and dtype, an
 *adds* it to what that input already received (a tensor used twice gets both
 contributions). Leaf gradients accumulate into ``.grad`` across calls, as in
 PyTorch; ``tg.grad`` uses the same sweep but hands the gradients back instead.
+
+Memory: an intermediate gradient is dropped as soon as its node has been swept,
+and (without ``retain_graph``) so are the node's saved arrays, so the sweep
+holds little more than the gradients still on their way to the leaves.
 """
 from __future__ import annotations
 
@@ -15,52 +19,77 @@ from . import function
 from .function import state
 from .ops import sum_to_shape
 
+# Pushed above a tensor on the stack: "the inputs of the tensor below are all ordered".
+_INPUTS_DONE = object()
 
-def topological_order(roots):
-    """Tensors that require grad, reachable from ``roots``, each after all of its inputs."""
+
+def topological_order(roots, leaves=True):
+    """Tensors that require grad, reachable from ``roots``, each after all of its inputs.
+
+    ``leaves=False`` leaves out the tensors that no op produced: the backward sweep
+    needs only the nodes, and hands the leaves their gradients at the end.
+    """
     order, visited = [], set()
-    stack = [(root, False) for root in roots]
+    stack = []
+    for root in roots:
+        if root._ctx is not None:
+            stack.append(root)
+        elif leaves and root not in visited:
+            visited.add(root)
+            order.append(root)
     while stack:
-        tensor, children_done = stack.pop()
-        if children_done:
-            order.append(tensor)
+        tensor = stack.pop()
+        if tensor is _INPUTS_DONE:
+            order.append(stack.pop())
             continue
         if tensor in visited:
             continue
         visited.add(tensor)
-        stack.append((tensor, True))
+        stack.append(tensor)
+        stack.append(_INPUTS_DONE)
         ctx = tensor._ctx
-        if ctx is not None:
-            for inp, need in zip(ctx.inputs, ctx.needs_input_grad):
-                if need and inp not in visited:
-                    stack.append((inp, False))
+        for inp, need in zip(ctx.inputs, ctx.needs_input_grad):
+            if not need or inp in visited:
+                continue
+            if inp._ctx is not None:
+                stack.append(inp)
+            elif leaves:  # a leaf waits for nothing: it goes in at once, still before its user
+                visited.add(inp)
+                order.append(inp)
     return order
 
 
-def _check_graph(order, create_graph):
+def _check_graph(nodes, create_graph):
     """Refuse, before any gradient is written, a graph that was freed or changed in place."""
-    for tensor in order:
+    for tensor in nodes:
         ctx = tensor._ctx
-        if ctx is None:
-            continue
         if ctx.freed:
             raise RuntimeError(
                 f"backward: the graph through {ctx.name} (output shape {tensor.shape}) was already "
                 "used by a backward pass and its saved arrays were freed; pass retain_graph=True "
                 "to the first backward() to go through it again"
             )
-        for i, (inp, version) in enumerate(zip(ctx.inputs, ctx.versions)):
-            if getattr(inp, "_version", version) != version:
-                label = f"'{inp.name}'" if inp.name else f"of shape {inp.shape}"
-                raise RuntimeError(
-                    f"backward: input {i} of {ctx.name} (a tensor {label}) was modified in place "
-                    f"after the op saved it (version {version} -> {inp._version}); the gradient "
-                    "would be wrong. Run backward() before changing it, e.g. before optimizer.step()"
-                )
-            if create_graph and isinstance(inp, function.Tensor) and inp.data is not ctx.arrays[i]:
-                raise RuntimeError(
-                    f"backward: the data of input {i} of {ctx.name} was replaced after the op saved it"
-                )
+        versions = ctx.versions
+        if versions is not None:  # None: the op reads no input values (see Function)
+            for inp, version in zip(ctx.inputs, versions):
+                if getattr(inp, "_version", version) != version:
+                    _raise_modified(ctx, inp, version)
+        if create_graph:
+            for i, inp in enumerate(ctx.inputs):
+                if isinstance(inp, function.Tensor) and inp.data is not ctx.arrays[i]:
+                    raise RuntimeError(
+                        f"backward: the data of input {i} of {ctx.name} was replaced after the op saved it"
+                    )
+
+
+def _raise_modified(ctx, inp, version):
+    i = next(i for i, x in enumerate(ctx.inputs) if x is inp)
+    label = f"'{inp.name}'" if inp.name else f"of shape {inp.shape}"
+    raise RuntimeError(
+        f"backward: input {i} of {ctx.name} (a tensor {label}) was modified in place "
+        f"after the op saved it (version {version} -> {inp._version}); the gradient "
+        "would be wrong. Run backward() before changing it, e.g. before optimizer.step()"
+    )
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capture=None, tracer=None):
@@ -72,54 +101,76 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                        a dict {tensor: None}: fill it with those tensors' gradients instead
                        and leave every ``.grad`` untouched (``tg.grad``)
     tracer             optional callable(tensor, ctx, g, input_grads) run after each step
+
+    Every node is visited once, after all the nodes that use it, so the gradient it
+    gets is complete; the leaves, which have no backward of their own, are handed
+    their gradients last.
     """
     Tensor = function.Tensor
-    order = topological_order(roots)
-    _check_graph(order, create_graph)
+    nodes = topological_order(roots, leaves=False)
+    _check_graph(nodes, create_graph)
     grads = {}
     for root, g in zip(roots, root_grads):
         grads[root] = g if root not in grads else grads[root] + g
     anomaly = state.anomaly
-    stored_ids = set()  # arrays already handed out as a .grad in this sweep
+    # ids of arrays that some .grad, the caller or a hook holds: a leaf may not keep one as its own
+    shared = set(map(id, root_grads))
 
     previous_mode, state.grad_enabled = state.grad_enabled, create_graph
     try:
-        for tensor in reversed(order):
-            g = grads.pop(tensor, None)
+        for tensor in reversed(nodes):
+            g = grads.pop(tensor, None)  # popped: dropped as soon as this node is done
             if g is None:
                 continue
             if tensor._hooks:
                 g = _run_hooks(tensor, g, create_graph)
+                shared.add(id(g))
             ctx = tensor._ctx
             if capture is not None:
                 if tensor in capture:
                     capture[tensor] = g if isinstance(g, Tensor) else Tensor._make(g)
-            elif ctx is None or tensor._retains_grad:
-                _accumulate_grad(tensor, g, create_graph, stored_ids)
-            if ctx is None:
-                continue
+            elif tensor._retains_grad:
+                _accumulate_grad(tensor, g, create_graph, shared)
             if create_graph:
                 g_in = g if isinstance(g, Tensor) else Tensor._make(g)
                 input_grads = ctx.backward(g_in, tensor, *ctx.inputs)
             else:
-                input_grads = ctx.backward(g, tensor.data, *ctx.arrays)
+                arrays = ctx.arrays  # plain calls for one or two: a star-call costs ~0.15 us more
+                if len(arrays) == 1:
+                    input_grads = ctx.backward(g, tensor.data, arrays[0])
+                elif len(arrays) == 2:
+                    input_grads = ctx.backward(g, tensor.data, arrays[0], arrays[1])
+                else:
+                    input_grads = ctx.backward(g, tensor.data, *arrays)
             if anomaly:
                 from ..tools.anomaly import check_backward
 
                 check_backward(ctx, tensor, input_grads)
             if tracer is not None:
                 tracer(tensor, ctx, g, input_grads)
-            if not retain_graph:
-                ctx.release()
             for inp, grad, need in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
                 if grad is None or not need:
                     continue
-                if grad.shape != inp.shape:
-                    grad = sum_to_shape(grad, inp.shape)
-                if grad.dtype != inp.dtype:
-                    grad = grad.astype(inp.dtype)
+                data = inp.data
+                if grad.shape != data.shape:
+                    grad = sum_to_shape(grad, data.shape)
+                if grad.dtype is not data.dtype and grad.dtype != data.dtype:  # `is`: the cheap usual case
+                    grad = grad.astype(data.dtype)
                 previous = grads.get(inp)
                 grads[inp] = grad if previous is None else previous + grad
+            if not retain_graph:
+                if ctx.locked:  # writeable again after release, but still some tensor's data:
+                    shared.update(map(id, ctx.locked))  # no .grad may keep one as its own
+                ctx.release()
+        # what is left are the leaves' gradients, complete now
+        for leaf, g in grads.items():
+            if leaf._hooks:
+                g = _run_hooks(leaf, g, create_graph)
+                shared.add(id(g))
+            if capture is None:
+                _accumulate_grad(leaf, g, create_graph, shared)
+            elif leaf in capture:
+                capture[leaf] = g if isinstance(g, Tensor) else Tensor._make(g)
     finally:
         state.grad_enabled = previous_mode
 
@@ -141,17 +192,28 @@ def _run_hooks(tensor, g, create_graph):
     return g if create_graph else g.data
 
 
-def _accumulate_grad(tensor, g, create_graph, stored_ids):
-    """``tensor.grad += g``, keeping each .grad its own array (never a view another tensor shares)."""
+def _accumulate_grad(tensor, g, create_graph, shared):
+    """``tensor.grad += g``.
+
+    Outside ``create_graph`` each ``.grad`` owns its array: the first gradient is
+    kept only if nothing else can see it (a fresh, writeable array that is no view
+    and not in ``shared``), else copied; later backwards then add into it in place,
+    as PyTorch does, with no temporary. A ``.grad`` that a graph saved (read-only)
+    or that is itself differentiable gets a new array instead.
+    """
     Tensor = function.Tensor
     if create_graph:
         g = g if isinstance(g, Tensor) else Tensor._make(g)
         tensor.grad = g if tensor.grad is None else tensor.grad + g
         return
-    if tensor.grad is not None:
-        tensor.grad = Tensor._make(tensor.grad.data + g)
-        return
-    if type(g) is not np.ndarray or not g.flags.writeable or g.base is not None or id(g) in stored_ids:
-        g = np.array(g, dtype=tensor.dtype)
-    stored_ids.add(id(g))
-    tensor.grad = Tensor._make(g)
+    grad = tensor.grad
+    if grad is None:
+        if type(g) is not np.ndarray or g.base is not None or not g.flags.writeable or id(g) in shared:
+            g = np.array(g, dtype=tensor.dtype)
+        shared.add(id(g))
+        tensor.grad = Tensor._make(g)
+    elif grad.data.flags.writeable and not grad.requires_grad:
+        grad.data += g
+        grad._version += 1
+    else:
+        tensor.grad = Tensor._make(grad.data + g)

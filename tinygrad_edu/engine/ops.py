@@ -8,6 +8,11 @@ A backward may return a gradient with the *broadcast* shape of the output: the
 engine sums it back to the input's exact shape in one place (``sum_to_shape``).
 Everything not here is composed from these in ``tensor.py``. The few ops that
 could be composed but are primitives say why (speed or numerical stability).
+
+Two class flags tell the engine what backward reads, so it guards only that
+(see ``Function``): ``saves_output = True`` when backward reads ``out``, and
+``reads_inputs = False`` when it reads no input values (only shapes) and the
+output is a fresh array rather than a view of an input.
 """
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ def expand(g, shape):
 
 def _expand_reduced(g, in_shape, axes, keepdims):
     """Reshape a reduced gradient so it broadcasts against the input again."""
-    if not keepdims:
+    if not keepdims and g.ndim:  # a 0-d gradient (everything reduced) broadcasts as it is
         g = g.reshape(tuple(1 if i in axes else n for i, n in enumerate(in_shape)))
     return g
 
@@ -65,6 +70,8 @@ def _expand_reduced(g, in_shape, axes, keepdims):
 
 class Neg(Function):
     """out = -x;  dx = -g"""
+
+    reads_inputs = False  # backward never reads the inputs' values
 
     def forward(self, x):
         return np.negative(x)
@@ -195,6 +202,8 @@ class Clip(Function):
 class Cast(Function):
     """out = x.astype(dtype);  dx = g.astype(x.dtype)"""
 
+    reads_inputs = False  # backward never reads the inputs' values
+
     def forward(self, x, dtype=None):
         return x.astype(dtype)
 
@@ -208,6 +217,8 @@ class Cast(Function):
 class Add(Function):
     """out = x + y;  dx = g;  dy = g"""
 
+    reads_inputs = False  # backward never reads the inputs' values
+
     def forward(self, x, y):
         return np.add(x, y)
 
@@ -217,6 +228,8 @@ class Add(Function):
 
 class Sub(Function):
     """out = x - y;  dx = g;  dy = -g"""
+
+    reads_inputs = False  # backward never reads the inputs' values
 
     def forward(self, x, y):
         return np.subtract(x, y)
@@ -295,11 +308,11 @@ class MatMul(Function):
     """out = x @ y;  dx = g @ y.T;  dy = x.T @ g   (batched; 1-D operands promoted)"""
 
     def forward(self, x, y):
-        if np.ndim(x) == 0 or np.ndim(y) == 0:
-            raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {np.shape(x)} and {np.shape(y)}")
         try:
             return np.matmul(x, y)
-        except ValueError:
+        except ValueError:  # explained here, not checked up front: the check would cost every call
+            if np.ndim(x) == 0 or np.ndim(y) == 0:
+                raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {np.shape(x)} and {np.shape(y)}") from None
             raise ShapeError(
                 f"matmul: shapes {np.shape(x)} and {np.shape(y)} do not align "
                 f"(inner dimensions {np.shape(x)[-1]} and {np.shape(y)[-2 if np.ndim(y) > 1 else 0]}, "
@@ -329,8 +342,10 @@ class MatMul(Function):
 class Sum(Function):
     """out = sum(x, axis);  dx = broadcast(g)"""
 
+    reads_inputs = False  # backward never reads the inputs' values
+
     def forward(self, x, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, np.ndim(x), "sum")
+        self.axes = _normalize_axes(axis, x.ndim, "sum")
         self.keepdims = keepdims
         return np.add.reduce(x, axis=self.axes, keepdims=keepdims)
 
@@ -450,6 +465,8 @@ class Index(Function):
 class IndexAdd(Function):
     """out = zeros(shape) with g added at index;  dg = out_grad[index]   (Index's backward)"""
 
+    reads_inputs = False  # backward never reads the inputs' values
+
     def forward(self, g, shape=(), index=None):
         self.index = index
         return _scatter_add(g, shape, index)
@@ -480,6 +497,8 @@ def _scatter_add(g, shape, index):
 
 class Concatenate(Function):
     """out = concatenate(xs, axis);  dxs = the slices of g along axis"""
+
+    reads_inputs = False  # backward never reads the inputs' values
 
     def forward(self, *xs, axis=0):
         try:

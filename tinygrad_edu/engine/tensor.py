@@ -21,6 +21,10 @@ from .function import ShapeError, state
 
 _default_dtype = np.dtype(np.float32)
 
+# Looked up once: ``Tensor._make`` runs for every op result, and global lookups add up.
+_new_object = object.__new__
+_ndarray = np.ndarray
+
 
 def set_default_dtype(dtype) -> None:
     """Dtype for tensors built from Python lists and numbers: float32 (default) or float64."""
@@ -79,8 +83,8 @@ class Tensor:
     @classmethod
     def _make(cls, data):
         """Wrap an ndarray without copying (internal: every op result is built this way)."""
-        t = object.__new__(cls)
-        t.data = data if type(data) is np.ndarray else np.asarray(data)
+        t = _new_object(cls)
+        t.data = data if type(data) is _ndarray else np.asarray(data)  # NumPy returns scalars for 0-d results
         t.grad = None
         t.requires_grad = False
         t._ctx = None
@@ -527,12 +531,14 @@ def _check_axis(axis, ndim, op):
 def _seed_gradient(output, gradient, create_graph, op):
     """The upstream gradient that starts a backward sweep at ``output``."""
     if gradient is None:
-        if output.data.size != 1:
+        data = output.data
+        if data.size != 1:
             raise RuntimeError(
                 f"{op}: the output has shape {output.shape}, not a single number; pass gradient= "
                 "(the upstream gradient, same shape) or reduce it first, e.g. loss.sum()"
             )
-        grad = np.ones(output.shape, dtype=output.dtype)
+        grad = np.empty(data.shape, dtype=data.dtype)
+        grad[...] = 1  # four times cheaper than np.ones for one element
     else:
         grad = gradient if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=output.dtype)
         if grad.shape != output.shape:
