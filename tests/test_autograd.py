@@ -176,3 +176,15 @@ def test_float32_stays_float32_through_backward():
     assert loss.dtype == np.float32
     loss.backward()
     assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+
+
+def test_gradients_shown_to_a_tracer_are_never_adopted():
+    from tinygrad_edu.engine.autograd import run_backward
+
+    a = leaf([1.0, 2.0])
+    seen = []
+    y = (a * 3.0).sum()
+    run_backward([y], [np.ones(())], tracer=lambda t, ctx, g, input_grads: seen.append(input_grads))
+    (a * 3.0).sum().backward()
+    np.testing.assert_allclose(seen[-1][0], [3.0, 3.0])  # what the tracer kept is unchanged
+    np.testing.assert_allclose(a.grad.data, [6.0, 6.0])

@@ -148,6 +148,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                 check_backward(ctx, tensor, input_grads)
             if tracer is not None:
                 tracer(tensor, ctx, g, input_grads)
+                shared.update(id(grad) for grad in input_grads)  # the tracer may keep them
             for inp, grad, need in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
                 if grad is None or not need:
                     continue
@@ -156,11 +157,11 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                     grad = sum_to_shape(grad, data.shape)
                 if grad.dtype is not data.dtype and grad.dtype != data.dtype:  # `is`: the cheap usual case
                     grad = grad.astype(data.dtype)
+                if inp._ctx is None and not create_graph and not grad.flags.writeable:
+                    shared.add(id(grad))  # a saved (locked) array, so some tensor's data: never a .grad
                 previous = grads.get(inp)
                 grads[inp] = grad if previous is None else previous + grad
             if not retain_graph:
-                if ctx.locked:  # writeable again after release, but still some tensor's data:
-                    shared.update(map(id, ctx.locked))  # no .grad may keep one as its own
                 ctx.release()
         # what is left are the leaves' gradients, complete now
         for leaf, g in grads.items():

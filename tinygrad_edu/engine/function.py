@@ -5,7 +5,9 @@ by side:
 
 * ``forward(self, *arrays, **attrs) -> ndarray`` computes the result with NumPy.
 * ``backward(self, g, out, *inputs) -> tuple`` returns one gradient (or None) per
-  input: the vector-Jacobian product of the upstream gradient ``g``.
+  input: the vector-Jacobian product of the upstream gradient ``g``. It may hand
+  back ``g`` itself or a view of it; the engine copies whatever a leaf's ``.grad``
+  cannot own (each ``.grad`` must be its own array, as it is added to in place).
 
 ``backward`` is written once and runs in two modes. In an ordinary backward pass
 ``g``, ``out`` and ``inputs`` are plain ndarrays, so the sweep costs no more than
