@@ -16,7 +16,7 @@ def test_quick_run_prints_the_table_and_writes_the_same_figures(tmp_path, capsys
 
     env = report["environment"]
     assert env["numpy"] == np.__version__ and env["blas_threads"] >= 1
-    assert f"numpy {np.__version__}" in out and f"{env['blas_threads']} threads" in out
+    assert f"numpy {np.__version__}" in out and f"{env['blas_threads']} thread" in out
     if env["torch"] is not None:
         assert env["torch_threads"] == env["blas_threads"]  # thread counts set equal
 

@@ -44,6 +44,10 @@ TORCH = "torch"
 
 Prepare = Callable[[int], Callable[[], object]]
 
+# (repeats, shortest repeat in seconds): the full run, and --quick
+FULL_RUN = (7, 0.05)
+QUICK_RUN = (3, 0.002)
+
 
 @dataclass
 class Case:
@@ -173,7 +177,7 @@ def _calls_per_repeat(prepare: Prepare, min_repeat_s: float) -> int:
         per_call = _time_repeat(prepare, number)
         if per_call * number >= min_repeat_s or number >= 1_000_000:
             return number
-        number = min(number * 2, max(number * 2, int(1.2 * min_repeat_s / max(per_call, 1e-9))))
+        number = max(2 * number, min(1_000_000, int(1.2 * min_repeat_s / max(per_call, 1e-9))))
 
 
 def time_case(case: Case, repeats: int, min_repeat_s: float) -> Dict[str, tuple]:
@@ -206,7 +210,7 @@ def peak_memory(prepare: Prepare) -> int:
 
 
 def run_scenario(scenario: Scenario, quick: bool) -> tuple:
-    repeats, min_repeat_s = (3, 0.002) if quick else (7, 0.05)
+    repeats, min_repeat_s = QUICK_RUN if quick else FULL_RUN
     results: List[Result] = []
     for case in scenario.build(quick):
         timings = time_case(case, repeats, min_repeat_s) if case.timed else {}
@@ -250,8 +254,8 @@ def _d_cases(quick: bool) -> List[Case]:
     def numpy_mul_sum():
         (a_np * b_np).sum()  # forward
         g = np.ones_like(a_np)  # d sum / d(a*b), broadcast back to the product's shape
-        grad_a.__iadd__(g * b_np)  # accumulated like .grad
-        grad_b.__iadd__(g * a_np)
+        np.add(grad_a, g * b_np, out=grad_a)  # accumulated like .grad
+        np.add(grad_b, g * a_np, out=grad_b)
 
     mul_sum = {FLOOR: lambda n: numpy_mul_sum, OURS: lambda n: lambda: (a * b).sum().backward()}
 
@@ -287,7 +291,7 @@ def _e_cases(quick: bool) -> List[Case]:
     start = np.ones(4, dtype=np.float32)
 
     def tg_chain(size):
-        y = x = tg.Tensor(start, requires_grad=True)
+        y = tg.Tensor(start, requires_grad=True)
         for _ in range(size):
             y = y * 1.0
         return y.sum()
@@ -369,16 +373,20 @@ def _ratio(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _threads(count) -> str:
+    return f"{count} thread{'' if count == 1 else 's'}"
+
+
 def _bytes(value: Optional[int]) -> str:
     return "-" if value is None else f"{value / 2**20:.2f} MiB"
 
 
 def format_report(env: Dict[str, object], results: List[Result], figures: Dict[str, Dict[str, object]], quick: bool) -> str:
-    torch = f"torch {env['torch']} ({env['torch_threads']} threads)" if env["torch"] else "torch not installed"
+    torch = f"torch {env['torch']} ({_threads(env['torch_threads'])})" if env["torch"] else "torch not installed"
     lines = [
         f"tinygrad_edu {env['tinygrad_edu']} benchmark{' (quick)' if quick else ''}: median of "
-        f"{3 if quick else 7} repeats, implementations alternating in one process",
-        f"numpy {env['numpy']} (BLAS {env['blas']}, {env['blas_threads']} threads), {torch}, "
+        f"{(QUICK_RUN if quick else FULL_RUN)[0]} repeats, implementations alternating in one process",
+        f"numpy {env['numpy']} (BLAS {env['blas']}, {_threads(env['blas_threads'])}), {torch}, "
         f"Python {env['python']}, {env['cpu_count']} CPUs",
     ]
     if env["blas_environment"]:
@@ -407,7 +415,10 @@ def format_report(env: Dict[str, object], results: List[Result], figures: Dict[s
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="tinygrad-edu bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-edu bench",
+        description="Time tinygrad_edu against plain NumPy (the floor) and PyTorch (when installed).",
+    )
     parser.add_argument("--quick", action="store_true", help="a reduced run that takes a few seconds")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
