@@ -174,7 +174,12 @@ def sample_inputs(spec: OpSpec, rng: np.random.Generator, dtype=np.float64):
         "binary": ((2, 3), (3,)),
         "matmul": ((2, 3, 4), (4, 2)),
     }.get(spec.kind, spec.shapes)
-    arrays = [draw_values(spec, shape, rng, dtype) for shape in shapes]
+    if spec.distinct and len(shapes) > 1:  # distinct across inputs too: a tie between x and y has no gradient
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        values = draw_values(spec, (sum(sizes),), rng, dtype)
+        arrays = [part.reshape(shape) for part, shape in zip(np.split(values, np.cumsum(sizes)[:-1]), shapes)]
+    else:
+        arrays = [draw_values(spec, shape, rng, dtype) for shape in shapes]
     extra = {"axis": 1, "keepdims": False} if spec.kind == "reduce" else {}
     return arrays, extra
 
@@ -191,3 +196,79 @@ def draw_values(spec: OpSpec, shape, rng: np.random.Generator, dtype=np.float64)
         small = np.abs(values) < spec.min_abs
         values[small] = np.where(values[small] >= 0, spec.min_abs, -spec.min_abs) * (1 + rng.random(small.sum()))
     return values.reshape(shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------- modules
+
+
+@dataclass(frozen=True)
+class ModuleCheck:
+    """How to gradient-check one module: its output's gradient with respect to its input and parameters.
+
+    name          label in reports
+    build         ``build(rng) -> (fn, arrays)``: a function of float64 Tensors and the arrays to
+                  check it at; ``module_as_function`` makes this pair from a module and its inputs
+    second_order  also run gradgradcheck
+    """
+
+    name: str
+    build: Callable
+    second_order: bool = True
+
+
+def module_as_function(module, *inputs):
+    """Turn a module into ``(fn, arrays)`` for gradcheck, parameters included as inputs.
+
+    ``fn(*input_tensors, *parameter_tensors)`` runs ``module`` with its parameters
+    temporarily replaced by the given tensors (so finite differences can move them),
+    and ``arrays`` are the inputs followed by the parameters' current values. The
+    module should hold float64 parameters.
+    """
+    from ..nn.module import Module
+
+    if not isinstance(module, Module):
+        raise TypeError(f"module_as_function: expected an nn.Module, got {type(module).__name__}")
+    names = [name for name, _ in module.named_parameters()]
+    count = len(inputs)
+
+    def fn(*tensors):
+        originals = {name: _get_attr(module, name) for name in names}
+        try:
+            for name, tensor in zip(names, tensors[count:]):
+                _set_attr(module, name, tensor)
+            return module(*tensors[:count])
+        finally:
+            for name, original in originals.items():
+                _set_attr(module, name, original)
+
+    arrays = [np.asarray(x, dtype=np.float64) for x in inputs]
+    arrays += [np.array(_get_attr(module, name).data, dtype=np.float64) for name in names]
+    return fn, arrays
+
+
+def _owner_and_key(module, dotted):
+    """Resolve ``layers.0.weight`` to (the object holding it, its last key)."""
+    *path, last = dotted.split(".")
+    owner = module
+    for part in path:
+        owner = owner[int(part)] if isinstance(owner, (list, tuple)) else getattr(owner, part)
+    return owner, last
+
+
+def _get_attr(module, dotted):
+    owner, key = _owner_and_key(module, dotted)
+    return owner[int(key)] if isinstance(owner, (list, tuple)) else getattr(owner, key)
+
+
+def _set_attr(module, dotted, value):
+    owner, key = _owner_and_key(module, dotted)
+    if isinstance(owner, list):
+        owner[int(key)] = value
+    else:
+        object.__setattr__(owner, key, value)  # bypass Module.__setattr__: nothing is registered
+
+
+# One row per module with parameters; ``tinygrad-edu gradcheck`` sweeps them after the ops.
+# Builders import their module inside the function (nn imports the engine, not this file), e.g.
+#   ModuleCheck("Linear", lambda rng: module_as_function(Linear(3, 2, dtype=np.float64), rng.standard_normal((4, 3))))
+MODULE_CHECKS: list = []
