@@ -4,13 +4,15 @@ This is how tinygrad_edu tests itself: draw shapes (0-d, size-1 dims, broadcasta
 pairs, batched matmul shapes) and values kept away from kinks, then compare the
 op's gradients with central finite differences in float64.
 
->>> from hypothesis import given
->>> from tinygrad_edu.testing import arrays, shapes, check_op
->>> @given(arrays(shapes()))
-... def test_my_square(x):
-...     check_op(lambda t: t * t, x, np_fn=lambda a: a * a)
-
 Needs hypothesis (the ``test`` extra); nothing else in the package imports it.
+
+Examples:
+    >>> from hypothesis import given
+    >>> from tinygrad_edu.testing import arrays, shapes, check_op
+    >>> @given(arrays(shapes()))
+    ... def test_my_square(x):
+    ...     check_op(lambda t: t * t, x, np_fn=lambda a: a * a)
+    >>> test_my_square()  # runs the drawn examples; raises on a wrong gradient
 """
 from __future__ import annotations
 
@@ -99,6 +101,24 @@ def check_op(fn, *arrays, np_fn=None, second_order=True, eps=1e-6, atol=1e-5, rt
 
     Checks the forward against ``np_fn`` when given, first derivatives by gradcheck and,
     with ``second_order``, second derivatives by gradgradcheck. Raises on any mismatch.
+
+    Args:
+        fn: the op on tensors, called as ``fn(*tensors, **kwargs)``.
+        *arrays: the input values (converted to float64 tensors that require grad).
+        np_fn: the same computation in NumPy, for the forward check (optional).
+        second_order: also check second derivatives.
+        eps: the finite-difference step, as in ``gradcheck``.
+        atol: absolute tolerance, as in ``gradcheck``.
+        rtol: relative tolerance, as in ``gradcheck``.
+        **kwargs: extra keyword arguments passed to ``fn`` and ``np_fn``.
+
+    Raises:
+        AssertionError: the forward differs from ``np_fn``.
+        GradcheckError: a first or second derivative is wrong.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_op(lambda t: t.sin() * t, np.array([0.3, -1.2]), np_fn=lambda a: np.sin(a) * a)
     """
     inputs = [Tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in arrays]
 

@@ -17,7 +17,18 @@ from .ops import sum_to_shape
 
 
 def topological_order(roots):
-    """Tensors that require grad, reachable from ``roots``, each after all of its inputs."""
+    """Tensors that require grad, reachable from ``roots``, each after all of its inputs.
+
+    A depth-first search with an explicit stack: each tensor is pushed twice, once
+    to visit its inputs and once (``children_done``) to be emitted after them.
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> x = tg.Tensor([1.0], requires_grad=True, name="x")
+        >>> y = (x * 2).exp()
+        >>> [t.name or t.grad_fn.name for t in topological_order([y])]
+        ['x', 'Mul', 'Exp']
+    """
     order, visited = [], set()
     stack = [(root, False) for root in roots]
     while stack:
@@ -64,14 +75,19 @@ def _check_graph(order, create_graph):
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capture=None, tracer=None):
-    """The backward sweep.
+    """The backward sweep shared by ``Tensor.backward`` and ``tg.grad``.
 
-    roots, root_grads  output tensors and their upstream gradients (ndarrays, or Tensors
-                       when ``create_graph``), same shapes
-    capture            None: accumulate leaf gradients into ``.grad`` (``Tensor.backward``);
-                       a dict {tensor: None}: fill it with those tensors' gradients instead
-                       and leave every ``.grad`` untouched (``tg.grad``)
-    tracer             optional callable(tensor, ctx, g, input_grads) run after each step
+    Args:
+        roots: the output tensors to start from.
+        root_grads: their upstream gradients, same shapes (ndarrays, or Tensors when
+            ``create_graph``).
+        retain_graph: keep every node's saved arrays for another sweep.
+        create_graph: run each backward on Tensors with grad mode on, so the
+            gradients are recorded too.
+        capture: None to accumulate leaf gradients into ``.grad`` (``Tensor.backward``);
+            a dict ``{tensor: None}`` to fill with those tensors' gradients instead,
+            leaving every ``.grad`` untouched (``tg.grad``).
+        tracer: optional ``callable(tensor, ctx, g, input_grads)`` run after each step.
     """
     Tensor = function.Tensor
     order = topological_order(roots)

@@ -33,6 +33,7 @@ class _ThreadState(threading.local):
 
 
 state = _ThreadState()
+"""This thread's switches: ``state.grad_enabled``, ``state.scope``, ``state.anomaly``."""
 
 
 class ModuleCall:
@@ -86,7 +87,19 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Turn graph recording off: ``with tg.no_grad(): ...`` or ``@tg.no_grad()``."""
+    """Turn graph recording off: ``with tg.no_grad(): ...`` or ``@tg.no_grad()``.
+
+    Results computed inside do not require grad and hold no graph: use it for
+    evaluation and for updating weights in place.
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> w = tg.Tensor([1.0], requires_grad=True)
+        >>> with tg.no_grad():
+        ...     y = w * 2
+        >>> y.requires_grad, y.grad_fn
+        (False, None)
+    """
 
     enabled = False
 
@@ -149,14 +162,34 @@ def _lock(arrays, out):
 class Function:
     """One node of the graph: an op applied to some inputs, producing one output Tensor.
 
-    Attributes set when the op is recorded (grad mode on and some input requires grad):
-      inputs            the operands as given: Tensors, or Python/NumPy constants
-      arrays            their arrays at forward time: what an ordinary backward reads
-      needs_input_grad  one bool per input: does that input need a gradient?
-      attrs             the op's keyword attributes (axis, alpha, ...), for pictures
-      versions          each input Tensor's version when recorded (in-place checks)
-      scope             the nn.Module calls active when the op ran (for pictures)
-      freed             True once a backward without retain_graph has consumed the node
+    Subclass it, write ``forward`` and ``backward``, and call ``YourOp.apply(...)``;
+    put the math in the first docstring line. See "How to add an op" in the docs.
+
+    Attributes:
+        inputs: the operands as given: Tensors, or Python/NumPy constants.
+        arrays: their arrays at forward time: what an ordinary backward reads.
+        needs_input_grad: one bool per input: does that input need a gradient?
+        attrs: the op's keyword attributes (axis, alpha, ...), for pictures.
+        versions: each input Tensor's version when recorded (in-place checks).
+        scope: the nn.Module calls active when the op ran (for pictures).
+        freed: True once a backward without retain_graph has consumed the node.
+        saves_output: class flag: True for ops whose backward reads ``out``.
+
+    All but ``saves_output`` are set when the op is recorded (grad mode on and some
+    input requires grad).
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> class Square(tg.Function):
+        ...     "out = x * x;  dx = 2 * g * x"
+        ...     def forward(self, x):
+        ...         return x * x
+        ...     def backward(self, g, out, x):
+        ...         return (2 * g * x,)
+        >>> x = tg.Tensor([3.0], requires_grad=True)
+        >>> Square.apply(x).sum().backward()
+        >>> x.grad
+        Tensor([6.], dtype=float32)
     """
 
     inputs: tuple
@@ -171,9 +204,21 @@ class Function:
     creation = None  # (filename, line, code) of the user's line, in anomaly mode
 
     def forward(self, *arrays, **attrs):  # pragma: no cover - abstract
+        """Compute the output ndarray from the inputs' arrays (and keyword attributes).
+
+        Keep on ``self`` whatever backward needs besides the inputs and the output.
+        """
         raise NotImplementedError
 
     def backward(self, g, out, *inputs):  # pragma: no cover - abstract
+        """Return one gradient (or None) per input: the vector-Jacobian product of ``g``.
+
+        ``g`` has the output's shape; a returned gradient may have the broadcast shape
+        of the output, the engine sums it back to its input's shape and casts it to
+        its dtype. ``g``, ``out`` and ``inputs`` are ndarrays in an ordinary backward
+        and Tensors under ``create_graph=True``: use only operators, methods and
+        ``lib(g).<function>`` so one body serves both.
+        """
         raise NotImplementedError
 
     @classmethod
@@ -221,6 +266,7 @@ class Function:
 
     @property
     def name(self) -> str:
+        """The op's class name: ``Exp``, ``MatMul``, ..."""
         return type(self).__name__
 
     @property

@@ -17,7 +17,15 @@ from .function import Function, ShapeError, lib, raw
 
 
 def sum_to_shape(g, shape):
-    """Sum a broadcast gradient back to ``shape``: drop leading axes, then sum size-1 axes."""
+    """Sum a broadcast gradient back to ``shape``: drop leading axes, then sum size-1 axes.
+
+    Works on ndarrays and Tensors alike (it only calls ``.sum`` and ``.reshape``).
+
+    Examples:
+        >>> import numpy as np
+        >>> sum_to_shape(np.ones((4, 2, 3)), (2, 1)).tolist()
+        [[12.0], [12.0]]
+    """
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
@@ -505,3 +513,4 @@ PRIMITIVES = (
     Sum, Max, Softmax, LogSoftmax,
     Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate,
 )
+"""Every primitive op class, grouped as above: unary, binary, reductions, movement."""

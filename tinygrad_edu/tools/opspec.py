@@ -20,17 +20,19 @@ from ..engine import functional as F
 class OpSpec:
     """How to check one op.
 
-    name          label in reports
-    fn            the op on tensors; ``reduce`` ops take (x, axis, keepdims)
-    np_fn         the same computation in NumPy (arrays in, array out), for the forward check
-    kind          unary | binary (mutually broadcastable) | reduce | matmul | any (fixed shapes)
-    covers        the public names this row tests ("Tensor.exp", "tg.exp", ...)
-    low, high     the range values are drawn from
-    min_abs       keep |x| >= min_abs (kinks at 0); positive=True draws from [low, high] > 0
-    distinct      all values distinct (max/min ties are not differentiable)
-    second_order  also run gradgradcheck
-    min_dims      the fewest dimensions the op accepts
-    shapes        for kind "any": the fixed input shapes
+    Attributes:
+        name: label in reports.
+        fn: the op on tensors; ``reduce`` ops take (x, axis, keepdims).
+        np_fn: the same computation in NumPy (arrays in, array out), for the forward check.
+        kind: unary | binary (mutually broadcastable) | reduce | matmul | any (fixed shapes).
+        covers: the public names this row tests ("Tensor.exp", "tg.exp", ...).
+        low: the lower end of the range values are drawn from.
+        high: the upper end of that range (a positive ``low`` keeps log and sqrt in their domain).
+        min_abs: keep |x| >= min_abs (kinks at 0).
+        distinct: all values distinct (max/min ties are not differentiable).
+        second_order: also run gradgradcheck.
+        min_dims: the fewest dimensions the op accepts.
+        shapes: for kind "any": the fixed input shapes.
     """
 
     name: str
@@ -48,6 +50,7 @@ class OpSpec:
 
     @property
     def arity(self) -> int:
+        """How many tensor inputs ``fn`` takes."""
         return {"unary": 1, "reduce": 1, "binary": 2, "matmul": 2}.get(self.kind, len(self.shapes))
 
 
@@ -153,14 +156,14 @@ REGISTRY: tuple = (
     OpSpec("stack", lambda x, y: F.stack([x, y], axis=-1), lambda x, y: np.stack([x, y], axis=-1),
            "any", ("tg.stack",), shapes=((2, 3), (2, 3))),
 )
+"""One row per public differentiable op; the test suite sweeps it with hypothesis-drawn shapes."""
 
-# Public names that are deliberately not differentiable (or not ops): the coverage test
-# accepts these without a registry row.
 NOT_DIFFERENTIABLE = frozenset({
     "Tensor.argmax", "Tensor.argmin", "tg.argmax", "Tensor.sign",
     "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__",
     "Tensor.__and__", "Tensor.__or__", "Tensor.__invert__",
 })
+"""Public names that are deliberately not differentiable: the coverage test accepts them without a row."""
 
 
 def sample_inputs(spec: OpSpec, rng: np.random.Generator, dtype=np.float64):
