@@ -120,7 +120,7 @@ exp, log, sqrt, abs, sin, cos, tanh = (_unary(n) for n in ("exp", "log", "sqrt",
 sigmoid, relu, leaky_relu, clip = (_unary(n) for n in ("sigmoid", "relu", "leaky_relu", "clip"))
 sum, mean, var, max, min = (_unary(n) for n in ("sum", "mean", "var", "max", "min"))
 logsumexp, softmax, log_softmax, argmax = (_unary(n) for n in ("logsumexp", "softmax", "log_softmax", "argmax"))
-flatten, squeeze, expand_dims = (_unary(n) for n in ("flatten", "squeeze", "expand_dims"))
+flatten, squeeze, expand_dims, pad = (_unary(n) for n in ("flatten", "squeeze", "expand_dims", "pad"))
 
 function.tensor_namespace = sys.modules[__name__]  # what lib(g) returns for Tensors
 
@@ -128,5 +128,5 @@ __all__ = [
     "concatenate", "stack", "where", "maximum", "minimum", "matmul", "broadcast_to", "reshape", "transpose",
     "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "clip",
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax", "argmax",
-    "flatten", "squeeze", "expand_dims",
+    "flatten", "squeeze", "expand_dims", "pad",
 ]

@@ -507,10 +507,97 @@ class Concatenate(Function):
         )
 
 
+class Pad(Function):
+    """out = x surrounded by a constant border;  dx = g[the slice that holds x]"""
+
+    # Primitive for speed: composed, it would take a concatenate per side of every axis.
+    def forward(self, x, pad_width=(), value=0.0):
+        self.inside = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, np.shape(x)))
+        if not pad_width:  # a 0-d tensor has no sides (and np.pad refuses it)
+            return np.array(x, copy=True)
+        return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, g, out, x):
+        return (g[self.inside],)
+
+
+# ----------------------------------------------------------------------------- windows (convolution, pooling)
+# Im2Col copies every kernel-sized window of an image into its own column, so a
+# convolution becomes one matrix product and a pooling one reduction. It is a
+# primitive for speed: composed from indexing it would cost one op per window.
+# Its backward (col2im) adds each window's gradient back where the window came
+# from; Col2Im is that scatter as an op of its own so that, as with Index and
+# IndexAdd, each is the other's backward and gradients of gradients work.
+
+
+class Im2Col(Function):
+    """out[n, c, p, q, i, j] = x[n, c, i*sh + p, j*sw + q];  dx = col2im(g)   (windows' gradients added back)"""
+
+    def forward(self, x, kernel_size=(1, 1), stride=(1, 1)):
+        self.kernel_size, self.stride = kernel_size, stride
+        _check_windows(np.shape(x), kernel_size, stride)  # before NumPy sees it, for a clear message
+        return _im2col(x, kernel_size, stride)
+
+    def backward(self, g, out, x):
+        if lib(g) is np:
+            return (_col2im(g, x.shape, self.kernel_size, self.stride),)
+        return (Col2Im.apply(g, shape=x.shape, kernel_size=self.kernel_size, stride=self.stride),)
+
+
+class Col2Im(Function):
+    """out = zeros(shape) with every window of g added back in place;  dg = im2col(gg)   (Im2Col's backward)"""
+
+    def forward(self, g, shape=(), kernel_size=(1, 1), stride=(1, 1)):
+        self.kernel_size, self.stride = kernel_size, stride
+        return _col2im(g, shape, kernel_size, stride)
+
+    def backward(self, gg, out, g):
+        if lib(gg) is np:
+            return (_im2col(gg, self.kernel_size, self.stride),)
+        return (Im2Col.apply(gg, kernel_size=self.kernel_size, stride=self.stride),)
+
+
+def _check_windows(shape, kernel_size, stride):
+    """Refuse an input that is not (N, C, H, W), a kernel that does not fit it, a stride below 1."""
+    if len(shape) != 4:
+        raise ShapeError(f"im2col: expected an input of shape (N, C, H, W), got shape {tuple(shape)}")
+    (kh, kw), (sh, sw), (h, w) = kernel_size, stride, shape[2:]
+    if min(kh, kw, sh, sw) < 1:
+        raise ShapeError(f"im2col: kernel size {kernel_size} and stride {stride} must be positive")
+    if kh > h or kw > w:
+        raise ShapeError(f"im2col: kernel {kh}x{kw} is larger than the (padded) input {h}x{w} (shape {tuple(shape)})")
+
+
+def _im2col(x, kernel_size, stride):
+    """(N, C, H, W) -> (N, C, kh, kw, OH, OW): a strided view of every window, copied once.
+
+    Kernel offsets before window positions: the copy then reads x along its rows,
+    and each offset's (OH, OW) plane is contiguous for col2im to add back in one go.
+    """
+    sh, sw = stride
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
+    return np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3))
+
+
+def _col2im(g, shape, kernel_size, stride):
+    """(N, C, kh, kw, OH, OW) -> (N, C, H, W), adding overlapping windows' entries.
+
+    One strided slice-add per kernel offset (kh*kw of them): offset (p, q) of every
+    window lands on the pixels x[:, :, p::sh, q::sw], never two windows at once.
+    """
+    (kh, kw), (sh, sw) = kernel_size, stride
+    out_h, out_w = g.shape[4], g.shape[5]
+    dx = np.zeros(shape, dtype=g.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            dx[:, :, p:p + sh * (out_h - 1) + 1:sh, q:q + sw * (out_w - 1) + 1:sw] += g[:, :, p, q]
+    return dx
+
+
 PRIMITIVES = (
     Neg, Exp, Log, Sin, Cos, Tanh, Sigmoid, Relu, LeakyRelu, Abs, Clip, Cast,
     Add, Sub, Mul, Div, Pow, Maximum, Where, MatMul,
     Sum, Max, Softmax, LogSoftmax,
-    Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate,
+    Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate, Pad, Im2Col, Col2Im,
 )
 """Every primitive op class, grouped as above: unary, binary, reductions, movement."""

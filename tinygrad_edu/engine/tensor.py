@@ -574,6 +574,25 @@ class Tensor:
         """NumPy indexing (slices, ints, None, ..., integer arrays, boolean masks); repeated indices accumulate."""
         return ops.Index.apply(self, index=_index_arg(index))
 
+    def pad(self, pad_width, value=0.0):
+        """Surround with a constant border, as ``np.pad(x, pad_width, constant_values=value)``.
+
+        ``pad_width``: an int (every side of every axis), a ``(before, after)`` pair
+        (every axis), or one pair per axis: ``x.pad(((0, 0), (0, 0), (1, 1), (2, 2)))``
+        pads an (N, C, H, W) image by 1 row above and below and 2 columns left and right.
+        """
+        widths = np.asarray(pad_width)
+        try:
+            widths = np.broadcast_to(widths, (self.ndim, 2))
+        except ValueError:
+            raise ShapeError(
+                f"pad: pad_width {pad_width!r} does not fit a tensor of shape {self.shape}; give an int, "
+                "a (before, after) pair, or one pair per axis"
+            ) from None
+        if widths.size and (widths.dtype.kind not in "iu" or widths.min() < 0):
+            raise ValueError(f"pad: pad_width must hold non-negative integers, got {pad_width!r}")
+        return ops.Pad.apply(self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
+
 
 class _HookHandle:
     def __init__(self, hooks, key):
