@@ -20,7 +20,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .engine.tensor import Tensor
+from .engine.tensor import Tensor, grad
 from .tools.gradcheck import GradcheckError, check_gradients, check_second_order
 from .tools.opspec import OpSpec, draw_values
 
@@ -100,7 +100,10 @@ def check_op(fn, *arrays, np_fn=None, second_order=True, eps=1e-6, atol=1e-5, rt
     """Assert that ``fn`` (on float64 tensors made from ``arrays``) has correct gradients.
 
     Checks the forward against ``np_fn`` when given, first derivatives by gradcheck and,
-    with ``second_order``, second derivatives by gradgradcheck. Raises on any mismatch.
+    with ``second_order``, second derivatives by gradgradcheck. It also checks that the
+    two ways every backward rule runs agree: on plain arrays (an ordinary backward) and
+    recorded on Tensors (``create_graph=True``), since gradgradcheck alone would accept a
+    recorded rule that is off by a constant factor. Raises on any mismatch.
 
     Args:
         fn: the op on tensors, called as ``fn(*tensors, **kwargs)``.
@@ -113,7 +116,7 @@ def check_op(fn, *arrays, np_fn=None, second_order=True, eps=1e-6, atol=1e-5, rt
         **kwargs: extra keyword arguments passed to ``fn`` and ``np_fn``.
 
     Raises:
-        AssertionError: the forward differs from ``np_fn``.
+        AssertionError: the forward differs from ``np_fn``, or the two backward modes disagree.
         GradcheckError: a first or second derivative is wrong.
 
     Examples:
@@ -135,9 +138,25 @@ def check_op(fn, *arrays, np_fn=None, second_order=True, eps=1e-6, atol=1e-5, rt
     if not result.passed:
         raise GradcheckError(result.message)
     if second_order:
+        _check_backward_modes_agree(call, inputs)
         result = check_second_order(call, inputs, eps=eps, atol=atol, rtol=rtol)
         if not result.passed:
             raise GradcheckError(result.message)
+
+
+def _check_backward_modes_agree(call, inputs):
+    """The array-mode and the recorded (create_graph) backward give the same first derivatives."""
+    outputs = call(*inputs)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    live = [o for o in outputs if o.requires_grad]
+    if not live:
+        return
+    seeds = [np.random.default_rng(1).standard_normal(o.shape) for o in live]
+    plain = grad(live, inputs, seeds, retain_graph=True, allow_unused=True)
+    recorded = grad(live, inputs, [Tensor(s) for s in seeds], create_graph=True, allow_unused=True)
+    for i, (a, b) in enumerate(zip(plain, recorded)):
+        if (a is None) != (b is None) or (a is not None and not np.allclose(a.data, b.data, rtol=1e-12, atol=1e-12)):
+            raise AssertionError(f"input {i}: the recorded backward (create_graph=True) differs from the array backward")
 
 
 def check_spec(spec: OpSpec, arrays, extra):
