@@ -10,5 +10,6 @@ Tensor([2., 4., 6.], dtype=float32)
 from .engine import *  # noqa: F401,F403
 from .engine import Function, ShapeError, enable_grad, functional, is_grad_enabled, manual_seed, no_grad, ops, set_grad_enabled
 from .tools.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from . import nn, optim, reference, utils  # layers, optimizers, the NumPy oracle, gradient report
 
 __version__ = "0.1.0"
