@@ -12,6 +12,6 @@ from .engine import Function, ShapeError, enable_grad, functional, is_grad_enabl
 from .tools.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tools.trace import render_trace, trace_backward
 from .tools.viz import draw_graph, render_graph
-from . import data, datasets, func, train  # noqa: E402  (tg.train.fit, tg.data, tg.datasets, tg.func)
+from . import data, datasets, func, nn, optim, reference, train, utils  # noqa: E402
 
 __version__ = "0.1.0"

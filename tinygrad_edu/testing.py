@@ -25,7 +25,7 @@ from .tools.gradcheck import GradcheckError, check_gradients, check_second_order
 from .tools.opspec import OpSpec, draw_values
 
 __all__ = ["shapes", "broadcastable_shapes", "matmul_shapes", "valid_axes", "arrays", "tensors",
-           "spec_inputs", "check_op", "check_spec"]
+           "spec_inputs", "check_op", "check_spec", "check_against"]
 
 
 def shapes(min_dims=0, max_dims=3, min_side=1, max_side=3):
@@ -162,3 +162,31 @@ def _check_backward_modes_agree(call, inputs):
 def check_spec(spec: OpSpec, arrays, extra):
     """``check_op`` for one registry row."""
     check_op(spec.fn, *arrays, np_fn=spec.np_fn, second_order=spec.second_order, **extra)
+
+
+def check_against(fn, inputs, expected_grads, rtol=1e-10, atol=1e-12, eps=1e-6, fd_atol=1e-5, fd_rtol=1e-3):
+    """Three-way agreement: the graph's gradients of the scalar ``fn(*inputs)``, hand-written
+    ``expected_grads`` (one array per input) and central finite differences.
+
+    ``inputs`` are float64 arrays or tensors; the graph must match ``expected_grads`` to
+    ``rtol``/``atol`` (float64 round-off) and the finite differences to ``fd_rtol``/``fd_atol``.
+    Returns the graph's gradients as arrays. Raises AssertionError naming the input on a mismatch.
+    """
+    tensors = [x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+               for x in inputs]
+    if len(expected_grads) != len(tensors):
+        raise ValueError(f"check_against: {len(expected_grads)} expected gradients for {len(tensors)} inputs")
+    out = fn(*tensors)
+    if out.size != 1:
+        raise ValueError(f"check_against: fn must return a single number, got shape {out.shape}")
+    graph = [g.data for g in grad(out, tensors)]
+    for i, (got, want) in enumerate(zip(graph, expected_grads)):
+        want = np.asarray(want, dtype=np.float64)
+        if got.shape != want.shape or not np.allclose(got, want, rtol=rtol, atol=atol):
+            worst = np.max(np.abs(got - want)) if got.shape == want.shape else float("nan")
+            raise AssertionError(f"input {i} (shape {tensors[i].shape}): graph gradient differs from the hand-written "
+                                 f"one (shapes {got.shape} vs {want.shape}, max difference {worst:.3g})")
+    result = check_gradients(fn, tensors, eps=eps, atol=fd_atol, rtol=fd_rtol)
+    if not result.passed:
+        raise GradcheckError(result.message)
+    return graph

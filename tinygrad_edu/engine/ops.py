@@ -395,6 +395,35 @@ class LogSoftmax(Function):
         return (g - lib(g).exp(out) * g.sum(axis=self.axis, keepdims=True),)
 
 
+class SoftmaxCrossEntropy(Function):
+    """out = w sum_i (logsumexp(x_i) - t_i . x_i);  dx = g w (softmax(x) sum(t, 1) - t);  dt = -g w log_softmax(x)"""
+
+    # Primitive for speed and stability: cross-entropy ends every classification step,
+    # and one fused, max-shifted pass replaces log-softmax, multiply, sum, negate and the
+    # mean (each its own node on both sweeps). With one-hot targets dx is the tutorial's
+    # y_pred - y_true (over N), and it stays finite for any logits.
+    # x: logits (N, C); t: target probabilities (N, C). reduction "mean" (w = 1/N) and
+    # "sum" (w = 1) give a scalar; "none" gives the N per-sample losses (w = 1, no sum).
+    def forward(self, x, t, reduction="mean"):
+        shifted = x - x.max(axis=1, keepdims=True)
+        self.log_probs = log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.reduced = reduction != "none"
+        self.weight = 1.0 / x.shape[0] if reduction == "mean" else 1.0
+        if self.reduced:
+            return np.asarray(-(t * log_probs).sum() * self.weight)
+        return -(t * log_probs).sum(axis=1)
+
+    def backward(self, g, out, x, t):
+        g = g * self.weight if self.reduced else g.reshape((-1, 1))
+        # recorded (create_graph) mode recomputes log-softmax as a graph op, so the
+        # gradient is itself differentiable; the plain mode reuses the forward's array
+        log_probs = self.log_probs if lib(g) is np else x.log_softmax(axis=1)
+        nx, nt = self.needs_input_grad
+        gx = g * (lib(g).exp(log_probs) * t.sum(axis=1, keepdims=True) - t) if nx else None
+        gt = -g * log_probs if nt else None
+        return gx, gt
+
+
 # ----------------------------------------------------------------------------- movement
 
 
@@ -597,7 +626,7 @@ def _col2im(g, shape, kernel_size, stride):
 PRIMITIVES = (
     Neg, Exp, Log, Sin, Cos, Tanh, Sigmoid, Relu, LeakyRelu, Abs, Clip, Cast,
     Add, Sub, Mul, Div, Pow, Maximum, Where, MatMul,
-    Sum, Max, Softmax, LogSoftmax,
+    Sum, Max, Softmax, LogSoftmax, SoftmaxCrossEntropy,
     Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate, Pad, Im2Col, Col2Im,
 )
 """Every primitive op class, grouped as above: unary, binary, reductions, movement."""
