@@ -60,6 +60,12 @@ def _check_graph(order, create_graph):
                 "used by a backward pass and its saved arrays were freed; pass retain_graph=True "
                 "to the first backward() to go through it again"
             )
+        if ctx.saves_output and (tensor._version or tensor.data is not ctx.out):
+            label = f"'{tensor.name}'" if tensor.name else f"of shape {tensor.shape}"
+            raise RuntimeError(
+                f"backward: the output of {ctx.name} (a tensor {label}) was changed in place after "
+                "the op saved it for backward; the gradient would be wrong. Change a copy instead"
+            )
         for i, (inp, version) in enumerate(zip(ctx.inputs, ctx.versions)):
             if getattr(inp, "_version", version) != version:
                 label = f"'{inp.name}'" if inp.name else f"of shape {inp.shape}"
@@ -99,6 +105,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     stored_ids = set()  # arrays already handed out as a .grad in this sweep
 
     previous_mode, state.grad_enabled = state.grad_enabled, create_graph
+    previous_node = state.anomaly_backward_of
     try:
         for tensor in reversed(order):
             g = grads.pop(tensor, None)
@@ -116,6 +123,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                 continue
             if create_graph:
                 g_in = g if isinstance(g, Tensor) else Tensor._make(g)
+                if anomaly:  # the ops recorded now belong to ctx's backward: say so if one fails
+                    state.anomaly_backward_of = ctx
                 input_grads = ctx.backward(g_in, tensor, *ctx.inputs)
             else:
                 input_grads = ctx.backward(g, tensor.data, *ctx.arrays)
@@ -138,6 +147,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                 grads[inp] = grad if previous is None else previous + grad
     finally:
         state.grad_enabled = previous_mode
+        state.anomaly_backward_of = previous_node
 
 
 def _run_hooks(tensor, g, create_graph):

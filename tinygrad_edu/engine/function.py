@@ -30,6 +30,7 @@ class _ThreadState(threading.local):
     grad_enabled = True
     scope = None  # tuple of module-call records, innermost last (see nn.Module.__call__)
     anomaly = False  # set by tg.detect_anomaly()
+    anomaly_backward_of = None  # in anomaly mode, the node whose backward is being recorded (create_graph)
 
 
 state = _ThreadState()
@@ -140,23 +141,57 @@ class ShapeError(ValueError):
     """An op was given operands whose shapes (or axes) do not fit; the message names both."""
 
 
-def _lock(arrays, out):
-    """Make the arrays a recorded op saved read-only, so writing into them fails at once.
+# Arrays a live graph saved are read-only, so writing into them (``y.data[:] = 0``)
+# fails at once instead of silently corrupting a gradient. Several graphs may hold
+# the same array (a weight used by two losses), so each array counts its holders
+# and becomes writeable again only when the last one lets go: after a backward
+# without retain_graph, or when an unused graph is dropped.
+_holders = {}  # id(array) -> [array, number of graph nodes holding it]
+_holders_lock = threading.RLock()  # reentrant: a node's __del__ may run inside _lock
 
-    Changing a saved array in place (``y.data[:] = 0``) would silently corrupt the
-    gradient; read-only arrays refuse it. ``Tensor``'s in-place methods (used by the
-    optimizers) copy instead of writing into a locked array and bump the tensor's
-    version, which backward checks. ``out`` is locked only when backward reads it.
-    Returns the arrays this call locked, for ``release`` to unlock.
+
+def _lock(arrays, out):
+    """Make the arrays a recorded op saved read-only; returns what it holds, for ``_unlock``.
+
+    ``Tensor``'s in-place methods (used by the optimizers) copy instead of writing
+    into a held array and bump the tensor's version, which backward checks. The base
+    of a view is held too: writing through it would change the view. ``out`` is held
+    only when backward reads it.
     """
-    locked = []
-    for array in arrays:
-        if type(array) is np.ndarray and array.flags.writeable:
-            array.flags.writeable = False
-            locked.append(array)
-    if out is not None and out.flags.writeable:
-        out.flags.writeable = False
-    return locked
+    held = []
+    with _holders_lock:
+        for array in (*arrays, out):
+            while type(array) is np.ndarray:  # the array, then the base it is a view of, if any
+                entry = _holders.get(id(array))
+                if entry is not None:
+                    entry[1] += 1
+                    held.append(array)
+                elif array.flags.writeable:
+                    array.setflags(write=False)
+                    _holders[id(array)] = [array, 1]
+                    held.append(array)
+                # else read-only by its owner (a broadcast view, a user's choice): never ours to unlock
+                array = array.base
+    return held
+
+
+def _unlock(held):
+    """Let go of arrays ``_lock`` returned; each becomes writeable when its last holder is gone."""
+    released = []
+    with _holders_lock:
+        for array in held:
+            entry = _holders[id(array)]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _holders[id(array)]
+                released.append(array)
+        # Owners before views (NumPy makes a view writeable only if its base already is):
+        # _lock put each base after its view, so the base is released after it, too.
+        for array in reversed(released):
+            try:
+                array.setflags(write=True)
+            except ValueError:  # its base is still held by another graph (or read-only by its owner)
+                pass
 
 
 class Function:
@@ -172,10 +207,13 @@ class Function:
         attrs: the op's keyword attributes (axis, alpha, ...), for pictures.
         versions: each input Tensor's version when recorded (in-place checks).
         scope: the nn.Module calls active when the op ran (for pictures).
+        out: the result's array, kept only when backward reads it (``saves_output``).
         freed: True once a backward without retain_graph has consumed the node.
         saves_output: class flag: True for ops whose backward reads ``out``.
+        reads_inputs: class flag: False for ops whose backward needs only shapes (inputs not locked).
+        returns_view: class flag: True for ops whose result is a view of an input (made read-only).
 
-    All but ``saves_output`` are set when the op is recorded (grad mode on and some
+    All but the class flags are set when the op is recorded (grad mode on and some
     input requires grad).
 
     Examples:
@@ -199,7 +237,10 @@ class Function:
     scope = None
     freed = False
     saves_output = False  # True for ops whose backward reads ``out`` (so it is locked too)
+    reads_inputs = True  # False for ops whose backward needs only the inputs' shapes (nothing to lock)
+    returns_view = False  # True for ops whose result may be a view of their input (made read-only)
     arrays = None
+    out = None
     locked = ()
     creation = None  # (filename, line, code) of the user's line, in anomaly mode
 
@@ -235,6 +276,10 @@ class Function:
             raise ShapeError(f"{cls.__name__}: {e} (operand shapes {shapes})") from None
         out = Tensor._make(data)
         data = out.data
+        if cls.returns_view and data.flags.writeable and np.may_share_memory(data, arrays[0]):
+            # A view is read-only for good: writing it would change the input behind any
+            # graph's back. In-place Tensor methods copy it first instead.
+            data.setflags(write=False)
         if state.grad_enabled:
             needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
             if True in needs:
@@ -244,7 +289,9 @@ class Function:
                 ctx.attrs = attrs
                 ctx.versions = tuple([getattr(x, "_version", 0) for x in inputs])
                 ctx.scope = state.scope
-                ctx.locked = _lock(arrays, data if cls.saves_output else None)
+                if cls.saves_output:
+                    ctx.out = data
+                ctx.locked = _lock(arrays if cls.reads_inputs else (), data if cls.saves_output else None)
                 out._ctx = ctx
                 out.requires_grad = True
         if state.anomaly:
@@ -256,13 +303,18 @@ class Function:
     def release(self):
         """Free what backward needed (after a backward without retain_graph): unlock and drop the arrays."""
         self.freed = True
-        self.arrays = None
-        for array in self.locked:
+        self.arrays = self.out = None
+        locked, self.locked = self.locked, ()
+        if locked:
+            _unlock(locked)
+
+    def __del__(self):
+        # A graph dropped without a backward lets go of its arrays here.
+        if self.locked:
             try:
-                array.flags.writeable = True
-            except ValueError:  # a view whose base another live graph still holds
+                _unlock(self.locked)
+            except Exception:  # interpreter shutdown: the module may already be torn down
                 pass
-        self.locked = ()
 
     @property
     def name(self) -> str:

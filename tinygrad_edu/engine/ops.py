@@ -61,6 +61,14 @@ def expand(g, shape):
     return g.broadcast_to(shape)
 
 
+def _own_copy(attr):
+    """``attr`` with its arrays copied, for an op whose backward reads it (an index, a clip bound):
+    the caller may change its array before backward runs (a loader refilling a label buffer)."""
+    if isinstance(attr, tuple):
+        return tuple(_own_copy(a) for a in attr)
+    return attr.copy() if isinstance(attr, np.ndarray) else attr
+
+
 def _expand_reduced(g, in_shape, axes, keepdims):
     """Reshape a reduced gradient so it broadcasts against the input again."""
     if not keepdims:
@@ -74,6 +82,8 @@ def _expand_reduced(g, in_shape, axes, keepdims):
 class Neg(Function):
     """out = -x;  dx = -g"""
 
+    reads_inputs = False
+
     def forward(self, x):
         return np.negative(x)
 
@@ -85,6 +95,7 @@ class Exp(Function):
     """out = exp(x);  dx = g * out"""
 
     saves_output = True
+    reads_inputs = False
 
     def forward(self, x):
         return np.exp(x)
@@ -127,6 +138,7 @@ class Tanh(Function):
     """out = tanh(x);  dx = g * (1 - out**2)"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for stability: composing from exp overflows for |x| > ~89 (float32).
     def forward(self, x):
@@ -140,6 +152,7 @@ class Sigmoid(Function):
     """out = 1 / (1 + exp(-x));  dx = g * out * (1 - out)"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for stability: exp(-|x|) never overflows, so no clipping is needed.
     def forward(self, x):
@@ -187,7 +200,7 @@ class Clip(Function):
     """out = min(max(x, lo), hi);  dx = g * (lo <= x <= hi)"""
 
     def forward(self, x, lo=None, hi=None):
-        self.lo, self.hi = lo, hi
+        self.lo, self.hi = _own_copy(lo), _own_copy(hi)
         return np.clip(x, lo, hi)
 
     def backward(self, g, out, x):
@@ -203,6 +216,8 @@ class Clip(Function):
 class Cast(Function):
     """out = x.astype(dtype);  dx = g.astype(x.dtype)"""
 
+    reads_inputs = False
+
     def forward(self, x, dtype=None):
         return x.astype(dtype)
 
@@ -216,6 +231,8 @@ class Cast(Function):
 class Add(Function):
     """out = x + y;  dx = g;  dy = g"""
 
+    reads_inputs = False
+
     def forward(self, x, y):
         return np.add(x, y)
 
@@ -225,6 +242,8 @@ class Add(Function):
 
 class Sub(Function):
     """out = x - y;  dx = g;  dy = -g"""
+
+    reads_inputs = False
 
     def forward(self, x, y):
         return np.subtract(x, y)
@@ -337,6 +356,8 @@ class MatMul(Function):
 class Sum(Function):
     """out = sum(x, axis);  dx = broadcast(g)"""
 
+    reads_inputs = False
+
     def forward(self, x, axis=None, keepdims=False):
         self.axes = _normalize_axes(axis, np.ndim(x), "sum")
         self.keepdims = keepdims
@@ -369,6 +390,7 @@ class Softmax(Function):
     """out = exp(x) / sum(exp(x), axis);  dx = out * (g - sum(g * out, axis))"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for speed and stability: one fused, max-shifted pass instead of five ops.
     def forward(self, x, axis=-1):
@@ -384,6 +406,7 @@ class LogSoftmax(Function):
     """out = x - logsumexp(x, axis);  dx = g - exp(out) * sum(g, axis)"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for stability: log(softmax(x)) underflows to -inf; this never does.
     def forward(self, x, axis=-1):
@@ -430,6 +453,9 @@ class SoftmaxCrossEntropy(Function):
 class Reshape(Function):
     """out = x.reshape(shape);  dx = g.reshape(x.shape)"""
 
+    returns_view = True
+    reads_inputs = False
+
     def forward(self, x, shape=()):
         try:
             return np.reshape(x, shape)
@@ -442,6 +468,9 @@ class Reshape(Function):
 
 class Transpose(Function):
     """out = x.transpose(axes);  dx = g.transpose(argsort(axes))"""
+
+    returns_view = True
+    reads_inputs = False
 
     def forward(self, x, axes=None):
         self.axes = tuple(range(np.ndim(x)))[::-1] if axes is None else tuple(axes)
@@ -457,6 +486,9 @@ class Transpose(Function):
 class BroadcastTo(Function):
     """out = broadcast_to(x, shape);  dx = sum_to_shape(g, x.shape)"""
 
+    returns_view = True
+    reads_inputs = False
+
     # "expand is sum in reverse": the engine's sum_to_shape does the reduction.
     def forward(self, x, shape=()):
         try:
@@ -471,8 +503,11 @@ class BroadcastTo(Function):
 class Index(Function):
     """out = x[index];  dx = zeros_like(x) with g added at index (repeats accumulate)"""
 
+    returns_view = True
+    reads_inputs = False
+
     def forward(self, x, index=None):
-        self.index = index
+        self.index = _own_copy(index)
         try:
             return x[index]
         except IndexError as e:
@@ -486,6 +521,8 @@ class Index(Function):
 
 class IndexAdd(Function):
     """out = zeros(shape) with g added at index;  dg = out_grad[index]   (Index's backward)"""
+
+    reads_inputs = False
 
     def forward(self, g, shape=(), index=None):
         self.index = index
@@ -517,6 +554,8 @@ def _scatter_add(g, shape, index):
 
 class Concatenate(Function):
     """out = concatenate(xs, axis);  dxs = the slices of g along axis"""
+
+    reads_inputs = False
 
     def forward(self, *xs, axis=0):
         try:

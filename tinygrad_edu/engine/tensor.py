@@ -82,7 +82,11 @@ class Tensor:
         if isinstance(data, (np.ndarray, np.generic)):
             array = np.array(data, dtype=dtype, copy=True)
         else:
-            array = np.array(data, dtype=dtype)
+            try:
+                array = np.array(data, dtype=dtype)
+            except (ValueError, TypeError) as e:  # ragged nested lists, values that are not numbers
+                kind = TypeError if isinstance(e, TypeError) else ValueError
+                raise kind(f"Tensor: cannot make an array from {type(data).__name__} data: {e}") from None
             if dtype is None and array.dtype.kind in "iuf":
                 array = array.astype(_default_dtype)
         if array.dtype.kind not in "fiub":
@@ -213,6 +217,9 @@ class Tensor:
                      create_graph=create_graph)
 
     # ------------------------------------------------------------------ in place (no graph)
+    # A live graph keeps the arrays its backward reads read-only (function._lock), and views
+    # made by reshape/transpose/indexing are read-only for good. These methods then copy
+    # instead of writing, and bump _version so backward refuses a graph whose input changed.
 
     def _check_inplace(self, op):
         if state.grad_enabled and self.requires_grad:
@@ -265,6 +272,7 @@ class Tensor:
 
     def sub_(self, other, alpha=1.0) -> Tensor:
         """``self -= alpha * other`` without recording: the plain SGD step ``w.sub_(w.grad, alpha=lr)``."""
+        self._check_inplace("sub_")  # so the error names the method the user called
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other) -> Tensor:
@@ -560,11 +568,11 @@ class Tensor:
 
     def squeeze(self, axis=None):
         """Drop size-1 axes (all of them, or those in ``axis``)."""
-        return self.reshape(np.squeeze(np.empty(self.shape, dtype=bool), axis=axis).shape)
+        return self.reshape(_movement_shape(np.squeeze, self.shape, axis, "squeeze"))
 
     def expand_dims(self, axis):
         """Insert a size-1 axis at position ``axis``."""
-        return self.reshape(np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape)
+        return self.reshape(_movement_shape(np.expand_dims, self.shape, axis, "expand_dims"))
 
     def broadcast_to(self, shape):
         """Repeat along size-1 and new leading axes to reach ``shape`` (NumPy's rules); backward sums them back."""
@@ -611,6 +619,14 @@ def _index_arg(index):
     if isinstance(index, list):
         return np.asarray(index)
     return index
+
+
+def _movement_shape(numpy_fn, shape, axis, op):
+    """The shape ``numpy_fn`` (np.squeeze, np.expand_dims) gives, or a ShapeError naming op, shape and axis."""
+    try:
+        return numpy_fn(np.empty(shape, dtype=bool), axis).shape
+    except ValueError as e:  # NumPy's AxisError is a ValueError too
+        raise ShapeError(f"{op}: {e} (tensor of shape {shape}, axis {axis!r})") from None
 
 
 def _reduced_count(shape, axis, op):
