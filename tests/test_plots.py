@@ -80,3 +80,27 @@ def test_plots_leave_pyplot_alone(tmp_path):
     plots.plot_decision_boundary(lambda p: p[:, 0] > 0, np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 1]),
                                  tmp_path / "b.png", resolution=10)
     assert ("matplotlib.pyplot" in sys.modules) == before
+
+
+def test_filters_png_one_image_per_output_channel(tmp_path):
+    weight = np.random.default_rng(0).standard_normal((8, 2, 3, 3))
+    assert _is_png(plots.plot_filters(weight, tmp_path / "filters.png"), min_bytes=5_000)
+    with pytest.raises(ValueError, match=r"\(out_channels, in_channels, kh, kw\), got \(8, 3, 3\)"):
+        plots.plot_filters(weight[:, 0], tmp_path / "bad.png")
+
+
+def test_misclassified_png_and_the_count_in_its_title(tmp_path, monkeypatch):
+    images = np.random.default_rng(0).random((12, 1, 8, 8))
+    true = np.arange(12) % 10
+    predicted = true.copy()
+    predicted[[3, 7]] = 0
+    titles = []
+    monkeypatch.setattr("matplotlib.figure.Figure.suptitle", lambda self, text, **kw: titles.append(text))
+    assert _is_png(plots.plot_misclassified(images, true, predicted, tmp_path / "wrong.png"), min_bytes=3_000)
+    scores = np.eye(10)[predicted]  # scores are reduced by argmax
+    assert _is_png(plots.plot_misclassified(images[:, 0], true, scores, tmp_path / "s.png", limit=1), min_bytes=1_500)
+    assert _is_png(plots.plot_misclassified(images, true, true, tmp_path / "none.png"), min_bytes=3_000)
+    assert titles == ["Misclassified test images: 2 of 12", "Misclassified test images: 2 of 12 (first 1 shown)",
+                      "Misclassified test images: 0 of 12"]
+    with pytest.raises(ValueError, match="must be as many"):
+        plots.plot_misclassified(images, true[:5], predicted, tmp_path / "bad.png")

@@ -67,6 +67,7 @@ def test_sample_inputs_are_distinct_across_inputs(spec):
 def test_a_wrong_gradient_fails_and_is_explained(monkeypatch):
     broken = OpSpec("wrong_exp", lambda x: WrongExp.apply(x), np.exp, second_order=False)
     monkeypatch.setattr(opspec, "REGISTRY", (REGISTRY[0], broken))
+    monkeypatch.setattr(opspec, "MODULE_CHECKS", [])
     rows = sweep.sweep()
     assert [(r.name, r.passed) for r in rows] == [("exp", True), ("wrong_exp", False)]
     assert rows[1].max_abs_error > 0.1 and "analytic" in rows[1].message
@@ -79,6 +80,7 @@ def test_a_crashing_check_is_a_failure_not_a_crash(monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(opspec, "REGISTRY", (OpSpec("explodes", explode, np.exp), REGISTRY[0]))
+    monkeypatch.setattr(opspec, "MODULE_CHECKS", [])
     rows = sweep.sweep()
     assert not rows[0].passed and rows[0].message == "RuntimeError: boom" and np.isnan(rows[0].max_abs_error)
     assert rows[1].passed  # the sweep went on
@@ -127,3 +129,40 @@ def test_module_rows_run_after_the_ops(monkeypatch):
 def test_module_as_function_rejects_non_modules():
     with pytest.raises(TypeError, match="expected an nn.Module"):
         module_as_function(lambda x: x, np.zeros(2))
+
+
+# Containers and the loss modules (thin wrappers of the loss functions, which have rows) need no row of their own.
+NOT_CHECKED = {"Module", "ModuleList", "Sequential", "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss",
+               "BCEWithLogitsLoss"}
+
+
+def test_every_nn_module_and_loss_function_has_a_check():
+    checked = {check.name.split(":")[0] for check in MODULE_CHECKS}
+    modules = {name for name in tg.nn.__all__ if isinstance(getattr(tg.nn, name), type)
+               and issubclass(getattr(tg.nn, name), Module)}
+    assert modules - NOT_CHECKED - checked == set()
+    losses = {"cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+              "l2_penalty"}
+    assert losses <= checked
+    assert {check.name for check in MODULE_CHECKS} >= {"BatchNorm1d:train", "BatchNorm1d:eval",
+                                                       "cross_entropy:indices", "cross_entropy:probabilities"}
+    assert {check.kind for check in MODULE_CHECKS if check.name.split(":")[0] in losses} == {"loss"}
+
+
+@pytest.mark.parametrize("check", MODULE_CHECKS, ids=lambda c: c.name)
+def test_module_checks_run_in_float64_and_move_the_parameters(check):
+    fn, arrays = check.build(np.random.default_rng(0))
+    assert all(np.asarray(a).dtype == np.float64 for a in arrays)
+    assert tg.get_default_dtype() == np.float32  # building in float64 did not leak
+    output = fn(*[tg.Tensor(a, requires_grad=True) for a in arrays])
+    assert output.dtype == np.float64 and np.isfinite(output.data).all()
+
+
+def test_the_dropout_check_drops_and_scales():
+    fn, arrays = {c.name: c for c in MODULE_CHECKS}["Dropout"].build(np.random.default_rng(0))
+    x = tg.Tensor(arrays[0])
+    out = fn(x).data
+    dropped = out == 0
+    assert 0 < dropped.sum() < out.size
+    np.testing.assert_allclose(out[~dropped], arrays[0][~dropped] / 0.6)
+    np.testing.assert_array_equal(fn(x).data, out)  # one mask for every evaluation

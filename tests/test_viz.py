@@ -391,3 +391,18 @@ def test_without_dot_render_says_how_to_install_graphviz_and_source_still_works(
     assert "brew install graphviz" in str(info.value) and "conda install graphviz" in str(info.value)
     assert not (tmp_path / "g.svg").exists()
     assert "<b>Exp</b>" in tg.draw_graph(y).source
+
+
+def test_step_graph_draws_forward_loss_and_the_gradients_sent_back():
+    from tinygrad_edu.tools.viz import mlp_step_graph, step_graph
+
+    model = tg.nn.Sequential(tg.nn.Linear(3, 4), tg.nn.Tanh(), tg.nn.Linear(4, 2))
+    x = tg.Tensor(np.ones((5, 3), dtype=np.float32), name="x")
+    dot = Dot(step_graph(model, x, np.array([0, 1, 1, 0, 1]), params=model))
+    assert "loss" in dot.nodes[dot.find("<b>loss</b>")]
+    for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
+        assert "‖grad‖" in dot.nodes[dot.find(f"<b>{name}</b>")]
+    assert model[0].weight.grad is not None  # a real backward pass: zero_grad() before training on
+    plain = Dot(mlp_step_graph([4, 16, 8, 3], ["relu", "relu", "softmax"]))
+    assert "‖grad‖" not in plain.source and "layers.0.weight" in plain.source
+    assert "‖grad‖" in mlp_step_graph([2, 3, 2], ["tanh", "softmax"], show_grads=True).source

@@ -1,19 +1,22 @@
 """The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
 
-    tinygrad-edu demo [iris|moons|spirals] [--epochs N] [--lr LR] [--batch-size N]
+    tinygrad-edu demo [iris|moons|spirals|digits] [--epochs N] [--lr LR] [--batch-size N]
                       [--optimizer sgd|momentum|adam] [--seed N] [--out DIR]
+    tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
     tinygrad-edu gradcheck [--only NAME ...]
 
 Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
 function that adds its arguments, and a function that runs it and returns
 the exit status. Bad input (an unknown name, a negative count, an unwritable
 folder) gets one line on stderr, ``tinygrad-edu: error: ...``, and exit
-status 2: never a traceback.
+status 2: never a traceback. A failed check, or a missing tool that a command
+cannot do without (Graphviz's ``dot`` for ``graph``), gives exit status 1.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -23,7 +26,6 @@ from typing import Callable
 from . import __version__, demo
 
 PROG = "tinygrad-edu"
-DEFAULT_OUT = "tinygrad_edu_out"
 
 
 class UsageError(Exception):
@@ -87,23 +89,87 @@ def writable_folder(path) -> Path:
 
 
 def _demo_arguments(parser):
+    iris = demo.DATASETS["iris"]
     parser.add_argument("dataset", nargs="?", default="iris", choices=list(demo.DATASETS),
                         help="what to train on (default: iris, the tutorial's network)")
     parser.add_argument("--epochs", type=positive_int, default=None, metavar="N",
-                        help="passes over the training data (default: 1000)")
-    parser.add_argument("--lr", type=positive_float, default=None, metavar="LR", help="learning rate (default: 0.1)")
-    parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N", help="samples per step (default: 16)")
-    parser.add_argument("--optimizer", choices=list(demo.OPTIMIZERS), default="sgd",
-                        help="sgd (the tutorial's), momentum (SGD, momentum 0.9) or adam (default: sgd)")
-    parser.add_argument("--seed", type=non_negative_int, default=42, metavar="N",
-                        help="seeds the split, the initial weights and the shuffling (default: 42)")
-    parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
-                        help=f"folder for the pictures, report and weights (default: ./{DEFAULT_OUT})")
+                        help=f"passes over the training data (default: the dataset's; iris {iris.epochs})")
+    parser.add_argument("--lr", type=positive_float, default=None, metavar="LR",
+                        help=f"learning rate (default: the dataset's; iris {iris.lr:g})")
+    parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                        help=f"samples per step (default: the dataset's; iris {iris.batch_size})")
+    parser.add_argument("--optimizer", choices=list(demo.OPTIMIZERS), default=None,
+                        help=f"{demo.OPTIMIZER_HELP} (default: the dataset's; iris {iris.optimizer})")
+    parser.add_argument("--seed", type=non_negative_int, default=demo.DEFAULT_SEED, metavar="N",
+                        help=f"seeds the split, the initial weights and the shuffling (default: {demo.DEFAULT_SEED})")
+    parser.add_argument("--out", default=demo.DEFAULT_OUT, metavar="DIR",
+                        help=f"folder for the pictures, report and weights (default: ./{demo.DEFAULT_OUT})")
 
 
 def _run_demo(args) -> int:
-    args.out = writable_folder(args.out)  # before training, so a bad folder fails at once
-    return demo.run_demo(args)
+    out = writable_folder(args.out)  # before training, so a bad folder fails at once
+    demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                  optimizer=args.optimizer, seed=args.seed)
+    return 0
+
+
+# ---------------------------------------------------------------------------- graph
+
+
+def int_list(text: str) -> list:
+    """'4,16,8,3' -> [4, 16, 8, 3]: at least two sizes, each at least 1."""
+    sizes = [positive_int(part.strip()) for part in text.split(",")]
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"needs an input and an output size, such as 4,16,8,3; got {text!r}")
+    return sizes
+
+
+def activation_list(text: str) -> list:
+    """'relu,relu,softmax' -> ['relu', 'relu', 'softmax'], each a name of ``nn.ACTIVATIONS``."""
+    from .nn import ACTIVATIONS
+
+    names = [part.strip() for part in text.split(",")]
+    known = sorted(name for name in ACTIVATIONS if name is not None)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown activation {unknown[0]!r}; choose from {', '.join(known)}")
+    return names
+
+
+def _graph_arguments(parser):
+    parser.add_argument("--layers", type=int_list, default=[4, 16, 8, 3], metavar="SIZES",
+                        help="layer sizes, input first, comma-separated (default: 4,16,8,3)")
+    parser.add_argument("--activations", type=activation_list, default=None, metavar="NAMES",
+                        help="one activation per layer, comma-separated (default: relu for the hidden layers, "
+                             "softmax for the output, as in the tutorial)")
+    parser.add_argument("--grads", action="store_true", help="show the gradient each tensor receives")
+    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                        help="seeds the weights and the batch (default: 0)")
+    parser.add_argument("--out", default="graph.svg", metavar="FILE",
+                        help="the picture to write: .svg, .png or .pdf (default: graph.svg)")
+
+
+def _run_graph(args) -> int:
+    from .tools.viz import FORMATS, mlp_step_graph, write_picture
+
+    layers = args.layers
+    activations = args.activations or ["relu"] * (len(layers) - 2) + ["softmax"]
+    if len(activations) != len(layers) - 1:
+        raise UsageError(f"--layers {','.join(map(str, layers))} makes {len(layers) - 1} layers, which need "
+                         f"{len(layers) - 1} activations; --activations gives {len(activations)}")
+    out = Path(args.out)
+    if out.suffix.lower().lstrip(".") not in FORMATS:
+        raise UsageError(f"--out must end in {', '.join('.' + f for f in FORMATS)}, got {args.out!r}")
+    writable_folder(out.parent)
+    if shutil.which("dot") is None:
+        print(f"{PROG}: error: to draw the graph, install {demo.TOOLS['dot'].install}", file=sys.stderr)
+        return 1
+    digraph = mlp_step_graph(layers, activations, show_grads=args.grads, seed=args.seed)
+    try:
+        print(f"Wrote {write_picture(digraph, out)}")
+    except OSError as error:  # a folder in the way, no permission
+        raise UsageError(f"cannot write {args.out!r}: {error.strerror or error}") from None
+    return 0
 
 
 # ---------------------------------------------------------------------------- gradcheck
@@ -142,7 +208,9 @@ class Command:
 
 
 COMMANDS = (
-    Command("demo", "train the tutorial's network and write its pictures", _demo_arguments, _run_demo),
+    Command("demo", "train the tutorial's network (or another dataset's) and write its pictures",
+            _demo_arguments, _run_demo),
+    Command("graph", "draw the graph of one training step of an MLP", _graph_arguments, _run_graph),
     Command("gradcheck", "check every op's and module's gradients against finite differences",
             _gradcheck_arguments, _run_gradcheck),
 )

@@ -1,4 +1,5 @@
-"""Training pictures: the loss curve (linear and log scale side by side) and 2-D decision boundaries.
+"""Training pictures: the loss curve (linear and log scale side by side), 2-D decision boundaries,
+and for image models the learned filters and the misclassified images.
 
 matplotlib is optional (``pip install "tinygrad_edu[plot]"``) and imported only
 when a picture is drawn. Figures are built with matplotlib's object API and
@@ -13,7 +14,8 @@ import numpy as np
 
 from .engine.tensor import Tensor
 
-__all__ = ["MissingDependencyError", "have_matplotlib", "plot_loss_curve", "plot_decision_boundary"]
+__all__ = ["MissingDependencyError", "have_matplotlib", "plot_loss_curve", "plot_decision_boundary", "plot_filters",
+           "plot_misclassified"]
 
 INSTALL_HINT = "install matplotlib to get the pictures: pip install \"tinygrad_edu[plot]\""
 
@@ -112,5 +114,84 @@ def plot_decision_boundary(predict, X, y, path, resolution=200, title="Decision 
     ax.set_xlabel("Feature 1")
     ax.set_ylabel("Feature 2")
     fig.colorbar(filled, ax=ax, label="Class", ticks=np.arange(n_classes))
+    fig.savefig(os.fspath(path))
+    return path
+
+
+def _grid(count, columns):
+    """(rows, columns) of a grid that holds ``count`` small pictures, at most ``columns`` wide."""
+    columns = max(1, min(columns, count))
+    return -(-count // columns), columns
+
+
+def _array(values):
+    return np.asarray(values.data if isinstance(values, Tensor) else values)
+
+
+def plot_filters(weight, path, title="Learned filters of the first convolution", columns=8):
+    """Save each (kh, kw) kernel of a convolution's weight as a small image.
+
+    weight  (out_channels, in_channels, kh, kw): a Conv2d's weight (or its ndarray); one
+            row of images per input channel would crowd the picture, so each output
+            channel shows its kernel summed over the input channels (exact for one channel)
+    Each kernel is drawn on its own symmetric colour scale (blue negative, red positive),
+    so the pattern it looks for is visible whatever its size.
+
+    Returns ``path``. Raises ``MissingDependencyError`` without matplotlib.
+    """
+    weight = _array(weight)
+    if weight.ndim != 4:
+        raise ValueError("plot_filters: weight must have shape (out_channels, in_channels, kh, kw), "
+                         f"got {weight.shape}")
+    kernels = weight.sum(axis=1)
+    rows, cols = _grid(len(kernels), columns)
+    fig = _figure(1.5 * cols, 1.6 * rows + 0.6)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for index, ax in enumerate(axes):
+        ax.set_axis_off()
+        if index < len(kernels):
+            limit = float(np.abs(kernels[index]).max()) or 1.0
+            ax.imshow(kernels[index], cmap="coolwarm", vmin=-limit, vmax=limit, interpolation="nearest")
+            ax.set_title(f"filter {index}", fontsize=8)
+    fig.suptitle(title)
+    fig.savefig(os.fspath(path))
+    return path
+
+
+def plot_misclassified(images, true, predicted, path, title="Misclassified test images", columns=8, limit=32):
+    """Save the images a model got wrong, each titled with its true and predicted label.
+
+    images     (n, H, W) or (n, 1, H, W) grey images, the test set in its order
+    true       (n,) class indices
+    predicted  (n,) class indices, or (n, classes) scores (reduced by argmax)
+    limit      at most this many are drawn (the first ones); the title counts them all
+
+    With nothing misclassified the picture says so. Returns ``path``. Raises
+    ``MissingDependencyError`` without matplotlib.
+    """
+    images, true, predicted = _array(images), _array(true), _array(predicted)
+    if images.ndim == 4 and images.shape[1] == 1:
+        images = images[:, 0]
+    if images.ndim != 3:
+        raise ValueError(f"plot_misclassified: images must have shape (n, H, W) or (n, 1, H, W), got {images.shape}")
+    if predicted.ndim == 2:
+        predicted = predicted.argmax(axis=1)
+    if not len(images) == len(true) == len(predicted):
+        raise ValueError(f"plot_misclassified: {len(images)} images, {len(true)} labels and {len(predicted)} "
+                         "predictions must be as many")
+    wrong = np.flatnonzero(true != predicted)
+    shown = wrong[:limit]
+    rows, cols = _grid(max(len(shown), 1), columns)
+    fig = _figure(1.5 * cols, 1.7 * rows + 0.6)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, index in zip(axes, shown):
+        ax.imshow(images[index], cmap="gray_r", interpolation="nearest")
+        ax.set_title(f"true {true[index]}, got {predicted[index]}", fontsize=8, color="tab:red")
+    if not len(wrong):
+        axes[0].text(0.5, 0.5, "none: every image\nis classified correctly", ha="center", va="center")
+    shown_note = f" (first {len(shown)} shown)" if len(shown) < len(wrong) else ""
+    fig.suptitle(f"{title}: {len(wrong)} of {len(images)}{shown_note}")
     fig.savefig(os.fspath(path))
     return path

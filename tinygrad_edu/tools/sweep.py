@@ -22,7 +22,7 @@ class SweepRow:
     """One line of the report: what was checked, the worst errors, and the verdict."""
 
     name: str
-    kind: str  # "op" or "module"
+    kind: str  # "op", "module" or "loss"
     orders: str  # "1st" or "1st+2nd"
     max_abs_error: float
     max_rel_error: float
@@ -65,10 +65,10 @@ def module_rows(only=None, seed=0):
         try:
             fn, arrays = check.build(np.random.default_rng(seed))
         except Exception as error:
-            yield SweepRow(check.name, "module", "-", float("nan"), float("nan"), False,
+            yield SweepRow(check.name, check.kind, "-", float("nan"), float("nan"), False,
                            f"could not build the check: {type(error).__name__}: {error}")
             continue
-        yield _check(check.name, "module", fn, arrays, check.second_order)
+        yield _check(check.name, check.kind, fn, arrays, check.second_order)
 
 
 def known_names():

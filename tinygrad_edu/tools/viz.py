@@ -728,6 +728,27 @@ def render_graph(outputs, path, format=None, **opts) -> Path:
     return write_picture(digraph, path, format)
 
 
+def step_graph(forward, x, target, loss_fn=None, params=None, show_grads=True):
+    """The graph of one training step: ``loss_fn(forward(x), target)`` and its backward pass.
+
+    forward     a model (or a bound method such as ``mlp.logits``) applied to the batch ``x``
+    loss_fn     default: ``nn.functional.cross_entropy``
+    params      names for the tensors (usually the model), as for ``draw_graph``
+    show_grads  each tensor shows the gradient it received (recorded by ``tg.trace_backward``)
+
+    The backward pass accumulates into the parameters' ``.grad`` like any other:
+    call ``zero_grad()`` afterwards if the model trains on.
+    """
+    from .trace import trace_backward
+
+    if loss_fn is None:
+        from ..nn.functional import cross_entropy as loss_fn
+    loss = loss_fn(forward(x), target)
+    loss.name = "loss"
+    trace = trace_backward(loss, params=params)
+    return draw_graph(loss, params=params, show_grads=trace if show_grads else False)
+
+
 def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_size=8):
     """The graph of one training step of an MLP: forward, cross-entropy loss, backward.
 
@@ -738,15 +759,10 @@ def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_siz
     """
     from ..engine.random import generator, manual_seed
     from ..nn import MLP
-    from ..nn.functional import cross_entropy
-    from .trace import trace_backward
 
     manual_seed(seed)
     model = MLP(layer_sizes, activations)
     rng = generator(seed)
-    x = Tensor(rng.standard_normal((batch_size, layer_sizes[0])).astype(np.float32), name="x")
+    x = Tensor(rng.standard_normal((batch_size, layer_sizes[0])).astype(model.layers[0].weight.dtype), name="x")
     labels = Tensor(rng.integers(0, layer_sizes[-1], size=batch_size), name="labels")
-    loss = cross_entropy(model.logits(x), labels)
-    loss.name = "loss"
-    trace = trace_backward(loss, params=model)
-    return draw_graph(loss, params=model, show_grads=trace if show_grads else False)
+    return step_graph(model.logits, x, labels, params=model, show_grads=show_grads)
