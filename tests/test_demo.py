@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.numpy import load_file
+
+import tinygrad_edu as tg
 
 from tinygrad_edu import demo
 from tinygrad_edu.train import evaluate
@@ -83,7 +84,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
             (("a", 7), ("b", 7), ("c", 8))]
     first, again, other = (json.loads((tmp_path / name / "history.json").read_text()) for name in "abc")
     assert first == again and first["loss"] != other["loss"]
-    weights = [load_file(str(tmp_path / name / "weights.safetensors")) for name in "ab"]
+    weights = [tg.load(tmp_path / name / "weights.safetensors")['model'] for name in "ab"]
     assert weights[0].keys() == weights[1].keys()
     assert all(np.array_equal(weights[0][key], weights[1][key]) for key in weights[0])
     assert runs[0].test_accuracy == runs[1].test_accuracy
@@ -92,7 +93,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
 def test_the_saved_weights_are_the_trained_model(tmp_path):
     run = demo.run_demo("iris", tmp_path, epochs=20)
     fresh = demo.DATASETS["iris"].build_model()
-    fresh.load_state_dict(load_file(str(tmp_path / "weights.safetensors")))
+    fresh.load_state_dict(tg.load(tmp_path / "weights.safetensors")['model'])
     assert evaluate(fresh.logits, run.X_test, run.y_test).accuracy == run.test_accuracy
     record = json.loads((tmp_path / "history.json").read_text())
     assert record["test_accuracy"] == run.test_accuracy and record["epochs"] == 20 and len(record["loss"]) == 20
@@ -136,14 +137,14 @@ def test_demo_command_writes_every_output(tmp_path, dataset, epochs):
     assert "SoftmaxCrossEntropy" in text and "MatMul" in text and "grad" in text
     history = json.loads((out / "history.json").read_text())
     assert history["settings"]["dataset"] == dataset and history["epochs"] == epochs
-    weights = load_file(str(out / "weights.safetensors"))
+    weights = tg.load(out / "weights.safetensors")['model']
     assert set(weights) == set(demo.DATASETS[dataset].build_model().state_dict())
     assert "Pictures skipped" not in result.stdout
 
 
 def test_digits_learned_filters_come_from_the_first_convolution(tmp_path):
     run = demo.run_demo("digits", tmp_path, epochs=1)
-    weights = load_file(str(tmp_path / "weights.safetensors"))
+    weights = tg.load(tmp_path / "weights.safetensors")['model']
     np.testing.assert_array_equal(weights["0.weight"], run.model[0].weight.data)
     assert weights["0.weight"].shape == (8, 1, 3, 3)
     assert run.X_test.shape == (360, 1, 8, 8) and run.test_accuracy > 0.5

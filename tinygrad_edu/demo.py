@@ -326,10 +326,10 @@ def _write_history(run: DemoRun, path: Path) -> Path:
 
 
 def _write_weights(run: DemoRun, path: Path) -> Path:
-    from safetensors.numpy import save_file
+    """The trained state dict as a checkpoint (``tg.load`` reads it back; any safetensors reader opens it)."""
+    from .tools.checkpoint import save
 
-    state = {name: np.ascontiguousarray(value) for name, value in run.model.state_dict().items()}
-    save_file(state, str(path), metadata={"dataset": run.spec.name, "network": run.spec.network})
+    save({"model": run.model.state_dict(), "dataset": run.spec.name, "network": run.spec.network}, path)
     return path
 
 
