@@ -58,17 +58,25 @@ def test_ops_that_read_no_input_values_leave_them_writeable():
     y = (a + b - a).sum()  # Add, Sub and Sum need only shapes in backward
     assert a.data.flags.writeable and b.data.flags.writeable
     a.data[:] = 100.0  # cannot change any gradient of this graph ...
-    with tg.no_grad():
-        b.add_(np.array([1.0, 1.0]))
     y.backward()  # ... so backward runs, and is right
     np.testing.assert_allclose(a.grad.data, [0.0, 0.0])
     np.testing.assert_allclose(b.grad.data, [1.0, 1.0])
 
 
+def test_inplace_method_on_an_input_of_any_op_makes_backward_refuse():
+    # Add locks nothing, but its inputs' versions are still checked: one simple rule.
+    w = leaf([1.0, 2.0])
+    y = (w + 1.0).sum()
+    with tg.no_grad():
+        w.sub_(np.array([1.0, 1.0]))
+    with pytest.raises(RuntimeError, match=r"input 0 of Add.*modified in place"):
+        y.backward()
+
+
 def test_views_keep_their_guards_because_a_later_op_may_save_them():
     x = leaf([1.0, 2.0, 3.0, 4.0])
     v = x.reshape(2, 2)  # a view of x's array
-    y = (v * v).sum()  # Mul saves the view
+    y = (v * v).sum()  # Mul saves the view, and so holds its base
     with pytest.raises(ValueError, match="read-only"):
         x.data[0] = 10.0
     with tg.no_grad():
@@ -77,11 +85,13 @@ def test_views_keep_their_guards_because_a_later_op_may_save_them():
         y.backward()
 
 
-def test_saved_output_stays_read_only():
+def test_saved_output_is_read_only_until_backward():
     x = leaf([0.5, 1.0])
     y = x.exp()
     with pytest.raises(ValueError, match="read-only"):
         y.data[0] = 0.0
+    y.sum().backward()
+    y.data[0] = 0.0  # the graph let go of it
 
 
 # ----------------------------------------------------------------------------- who owns each .grad

@@ -179,3 +179,17 @@ def test_gradgradcheck_catches_a_wrong_second_derivative():
 @given(arrays(shapes(), min_abs=0.1))
 def test_testing_helpers_work_for_user_ops(values):
     check_op(lambda t: (t * t.abs()).sum(), values, np_fn=lambda a: np.sum(a * np.abs(a)))
+
+
+def test_check_op_catches_a_recorded_backward_that_differs_from_the_array_backward():
+    class Drift(tg.Function):
+        """out = 2x;  dx = 2g   (recorded mode deliberately 1% off)"""
+
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, g, out, x):
+            return (g * (2.0 if isinstance(g, np.ndarray) else 2.02),)
+
+    with pytest.raises(AssertionError, match="recorded backward"):
+        check_op(lambda t: Drift.apply(t), np.array([0.5, 1.5]))

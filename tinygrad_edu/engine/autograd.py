@@ -26,8 +26,17 @@ _INPUTS_DONE = object()
 def topological_order(roots, leaves=True):
     """Tensors that require grad, reachable from ``roots``, each after all of its inputs.
 
+    A depth-first search with an explicit stack: a tensor is pushed once to visit its
+    inputs, then again under the ``_INPUTS_DONE`` marker to be emitted after them.
     ``leaves=False`` leaves out the tensors that no op produced: the backward sweep
     needs only the nodes, and hands the leaves their gradients at the end.
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> x = tg.Tensor([1.0], requires_grad=True, name="x")
+        >>> y = (x * 2).exp()
+        >>> [t.name or t.grad_fn.name for t in topological_order([y])]
+        ['x', 'Mul', 'Exp']
     """
     order, visited = [], set()
     stack = []
@@ -69,11 +78,15 @@ def _check_graph(nodes, create_graph):
                 "used by a backward pass and its saved arrays were freed; pass retain_graph=True "
                 "to the first backward() to go through it again"
             )
-        versions = ctx.versions
-        if versions is not None:  # None: the op reads no input values (see Function)
-            for inp, version in zip(ctx.inputs, versions):
-                if getattr(inp, "_version", version) != version:
-                    _raise_modified(ctx, inp, version)
+        if ctx.saves_output and (tensor._version or tensor.data is not ctx.out):
+            label = f"'{tensor.name}'" if tensor.name else f"of shape {tensor.shape}"
+            raise RuntimeError(
+                f"backward: the output of {ctx.name} (a tensor {label}) was changed in place after "
+                "the op saved it for backward; the gradient would be wrong. Change a copy instead"
+            )
+        for inp, version in zip(ctx.inputs, ctx.versions):
+            if getattr(inp, "_version", version) != version:
+                _raise_modified(ctx, inp, version)
         if create_graph:
             for i, inp in enumerate(ctx.inputs):
                 if isinstance(inp, function.Tensor) and inp.data is not ctx.arrays[i]:
@@ -93,14 +106,19 @@ def _raise_modified(ctx, inp, version):
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capture=None, tracer=None):
-    """The backward sweep.
+    """The backward sweep shared by ``Tensor.backward`` and ``tg.grad``.
 
-    roots, root_grads  output tensors and their upstream gradients (ndarrays, or Tensors
-                       when ``create_graph``), same shapes
-    capture            None: accumulate leaf gradients into ``.grad`` (``Tensor.backward``);
-                       a dict {tensor: None}: fill it with those tensors' gradients instead
-                       and leave every ``.grad`` untouched (``tg.grad``)
-    tracer             optional callable(tensor, ctx, g, input_grads) run after each step
+    Args:
+        roots: the output tensors to start from.
+        root_grads: their upstream gradients, same shapes (ndarrays, or Tensors when
+            ``create_graph``).
+        retain_graph: keep every node's saved arrays for another sweep.
+        create_graph: run each backward on Tensors with grad mode on, so the
+            gradients are recorded too.
+        capture: None to accumulate leaf gradients into ``.grad`` (``Tensor.backward``);
+            a dict ``{tensor: None}`` to fill with those tensors' gradients instead,
+            leaving every ``.grad`` untouched (``tg.grad``).
+        tracer: optional ``callable(tensor, ctx, g, input_grads)`` run after each step.
 
     Every node is visited once, after all the nodes that use it, so the gradient it
     gets is complete; the leaves, which have no backward of their own, are handed
@@ -117,6 +135,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
     shared = set(map(id, root_grads))
 
     previous_mode, state.grad_enabled = state.grad_enabled, create_graph
+    previous_node = state.anomaly_backward_of
     try:
         for tensor in reversed(nodes):
             g = grads.pop(tensor, None)  # popped: dropped as soon as this node is done
@@ -133,6 +152,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                 _accumulate_grad(tensor, g, create_graph, shared)
             if create_graph:
                 g_in = g if isinstance(g, Tensor) else Tensor._make(g)
+                if anomaly:  # the ops recorded now belong to ctx's backward: say so if one fails
+                    state.anomaly_backward_of = ctx
                 input_grads = ctx.backward(g_in, tensor, *ctx.inputs)
             else:
                 arrays = ctx.arrays  # plain calls for one or two: a star-call costs ~0.15 us more
@@ -174,6 +195,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capt
                 capture[leaf] = g if isinstance(g, Tensor) else Tensor._make(g)
     finally:
         state.grad_enabled = previous_mode
+        state.anomaly_backward_of = previous_node
 
 
 def _run_hooks(tensor, g, create_graph):

@@ -32,9 +32,11 @@ class _ThreadState(threading.local):
     grad_enabled = True
     scope = None  # tuple of module-call records, innermost last (see nn.Module.__call__)
     anomaly = False  # set by tg.detect_anomaly()
+    anomaly_backward_of = None  # in anomaly mode, the node whose backward is being recorded (create_graph)
 
 
 state = _ThreadState()
+"""This thread's switches: ``state.grad_enabled``, ``state.scope``, ``state.anomaly``."""
 
 
 class ModuleCall:
@@ -88,7 +90,19 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Turn graph recording off: ``with tg.no_grad(): ...`` or ``@tg.no_grad()``."""
+    """Turn graph recording off: ``with tg.no_grad(): ...`` or ``@tg.no_grad()``.
+
+    Results computed inside do not require grad and hold no graph: use it for
+    evaluation and for updating weights in place.
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> w = tg.Tensor([1.0], requires_grad=True)
+        >>> with tg.no_grad():
+        ...     y = w * 2
+        >>> y.requires_grad, y.grad_fn
+        (False, None)
+    """
 
     enabled = False
 
@@ -129,66 +143,140 @@ class ShapeError(ValueError):
     """An op was given operands whose shapes (or axes) do not fit; the message names both."""
 
 
-def _lock(arrays):
-    """Make the given arrays read-only; return those that were writeable (to unlock later).
+# Arrays a live graph saved are read-only, so writing into them (``y.data[:] = 0``)
+# fails at once instead of silently corrupting a gradient. Several graphs may hold
+# the same array (a weight used by two losses), so each array counts its holders
+# and becomes writeable again only when the last one lets go: after a backward
+# without retain_graph, or when an unused graph is dropped.
+_holders = {}  # id(array) -> [array, number of graph nodes holding it]
+_holders_lock = threading.RLock()  # reentrant: a node's __del__ may run inside _lock
 
-    One that is already read-only belongs to another live graph (or to its owner)
-    and is left as it is. ``setflags`` is cheaper than ``flags.writeable = False``.
+
+def _lock(arrays, out):
+    """Make the arrays a recorded op saved read-only; returns what it holds, for ``_unlock``.
+
+    ``Tensor``'s in-place methods (used by the optimizers) copy instead of writing
+    into a held array and bump the tensor's version, which backward checks. The base
+    of a view is held too: writing through it would change the view. ``out`` is held
+    only when backward reads it.
     """
-    locked = []
-    for array in arrays:
-        if type(array) is np.ndarray and array.flags.writeable:
-            array.setflags(write=False)
-            locked.append(array)
-    return locked
+    held = []
+    with _holders_lock:
+        for array in (*arrays, out):
+            while type(array) is np.ndarray:  # the array, then the base it is a view of, if any
+                entry = _holders.get(id(array))
+                if entry is not None:
+                    entry[1] += 1
+                    held.append(array)
+                elif array.flags.writeable:
+                    array.setflags(write=False)
+                    _holders[id(array)] = [array, 1]
+                    held.append(array)
+                # else read-only by its owner (a broadcast view, a user's choice): never ours to unlock
+                array = array.base
+    return held
+
+
+def _unlock(held):
+    """Let go of arrays ``_lock`` returned; each becomes writeable when its last holder is gone."""
+    released = []
+    with _holders_lock:
+        for array in held:
+            entry = _holders[id(array)]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _holders[id(array)]
+                released.append(array)
+        # Owners before views (NumPy makes a view writeable only if its base already is):
+        # _lock put each base after its view, so the base is released after it, too.
+        for array in reversed(released):
+            try:
+                array.setflags(write=True)
+            except ValueError:  # its base is still held by another graph (or read-only by its owner)
+                pass
 
 
 class Function:
     """One node of the graph: an op applied to some inputs, producing one output Tensor.
 
-    Attributes set when the op is recorded (grad mode on and some input requires grad):
-      inputs            the operands as given: Tensors, or Python/NumPy constants
-      arrays            their arrays at forward time: what an ordinary backward reads
-      needs_input_grad  one bool per input: does that input need a gradient?
-      attrs             the op's keyword attributes (axis, alpha, ...), for pictures
-      versions          each input's version when recorded (in-place checks); None when
-                        the op does not read its inputs (``reads_inputs = False``)
-      scope             the nn.Module calls active when the op ran (for pictures)
-      locked            the arrays this node made read-only, to unlock on ``release``
-      freed             True once a backward without retain_graph has consumed the node
+    Subclass it, write ``forward`` and ``backward``, and call ``YourOp.apply(...)``;
+    put the math in the first docstring line. See "How to add an op" in the docs.
+
+    Attributes:
+        inputs: the operands as given: Tensors, or Python/NumPy constants.
+        arrays: their arrays at forward time: what an ordinary backward reads.
+        needs_input_grad: one bool per input: does that input need a gradient?
+        attrs: the op's keyword attributes (axis, alpha, ...), for pictures.
+        versions: each input Tensor's version when recorded (in-place checks).
+        scope: the nn.Module calls active when the op ran (for pictures).
+        out: the result's array, kept only when backward reads it (``saves_output``).
+        locked: the arrays this node holds read-only, to let go of on ``release``.
+        freed: True once a backward without retain_graph has consumed the node.
+        saves_output: class flag: True for ops whose backward reads ``out``.
+        reads_inputs: class flag: False for ops whose backward needs only shapes (inputs not locked).
+        returns_view: class flag: True for ops whose result is a view of an input (made read-only).
+
+    All but the class flags are set when the op is recorded (grad mode on and some
+    input requires grad).
 
     In-place safety. A saved array that changes between forward and backward would
     silently corrupt the gradient, so two guards stand in the way:
 
-    * the arrays backward reads are made read-only while the graph holds them, so
-      ``y.data[:] = 0`` fails at once; Tensor's in-place methods (the optimizers')
-      copy instead of writing into a locked array;
+    * the arrays backward reads (the inputs, and ``out`` for ``saves_output`` ops)
+      are read-only while a graph holds them, so ``y.data[:] = 0`` fails at once;
+      Tensor's in-place methods (the optimizers') copy instead of writing into one;
     * each input Tensor's version is recorded, and backward refuses to run if an
-      in-place method has bumped it since.
+      in-place method has bumped it since (``out``'s too, for ``saves_output`` ops).
 
-    Ops that never read their inputs' values in backward (``Add``: dx = g) and whose
-    output is a fresh array, not a view of an input, set ``reads_inputs = False``
-    and skip both guards: no in-place change of their inputs can reach their
-    gradient. Views (``Reshape``, ``Transpose``, ...) keep the guards, because a
-    later op may save the view and the view changes whenever its base does.
+    The first guard costs time on every op, so ops whose backward reads no input
+    values (``Add``: dx = g) set ``reads_inputs = False`` and lock nothing. The
+    version check stays for every op: it is nearly free, and it makes the rule
+    simple: an in-place method on any input of a live graph makes its backward refuse.
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> class Square(tg.Function):
+        ...     "out = x * x;  dx = 2 * g * x"
+        ...     def forward(self, x):
+        ...         return x * x
+        ...     def backward(self, g, out, x):
+        ...         return (2 * g * x,)
+        >>> x = tg.Tensor([3.0], requires_grad=True)
+        >>> Square.apply(x).sum().backward()
+        >>> x.grad
+        Tensor([6.], dtype=float32)
     """
 
     inputs: tuple
     needs_input_grad: tuple
     attrs: dict
-    versions = None
+    versions: tuple
     scope = None
     freed = False
     saves_output = False  # True for ops whose backward reads ``out`` (so it is locked too)
-    reads_inputs = True  # False: backward reads no input values and out is not a view (see above)
+    reads_inputs = True  # False for ops whose backward needs only the inputs' shapes (nothing to lock)
+    returns_view = False  # True for ops whose result may be a view of their input (made read-only)
     arrays = None
+    out = None
     locked = ()
     creation = None  # (filename, line, code) of the user's line, in anomaly mode
 
     def forward(self, *arrays, **attrs):  # pragma: no cover - abstract
+        """Compute the output ndarray from the inputs' arrays (and keyword attributes).
+
+        Keep on ``self`` whatever backward needs besides the inputs and the output.
+        """
         raise NotImplementedError
 
     def backward(self, g, out, *inputs):  # pragma: no cover - abstract
+        """Return one gradient (or None) per input: the vector-Jacobian product of ``g``.
+
+        ``g`` has the output's shape; a returned gradient may have the broadcast shape
+        of the output, the engine sums it back to its input's shape and casts it to
+        its dtype. ``g``, ``out`` and ``inputs`` are ndarrays in an ordinary backward
+        and Tensors under ``create_graph=True``: use only operators, methods and
+        ``lib(g).<function>`` so one body serves both.
+        """
         raise NotImplementedError
 
     @classmethod
@@ -226,6 +314,13 @@ class Function:
             shapes = ", ".join(str(np.shape(a)) for a in arrays)
             raise ShapeError(f"{cls.__name__}: {e} (operand shapes {shapes})") from None
         out = Tensor._make(data)
+        out = Tensor._make(data)
+        if cls.returns_view:
+            data = out.data
+            if data.flags.writeable and np.may_share_memory(data, arrays[0]):
+                # A view is read-only for good: writing it would change the input behind any
+                # graph's back. In-place Tensor methods copy it first instead.
+                data.setflags(write=False)
         if True in needs and state.grad_enabled:
             # Record the node: what backward will need, and the link from the result.
             ctx.inputs = inputs
@@ -235,11 +330,13 @@ class Function:
             ctx.scope = state.scope
             out._ctx = ctx
             out.requires_grad = True
-            if cls.reads_inputs:  # guard what backward reads (see the class docstring)
-                ctx.versions = tuple(versions)
-                ctx.locked = _lock(arrays)
-            if cls.saves_output:  # a fresh result; it stays read-only (nothing to unlock)
-                out.data.setflags(write=False)
+            ctx.versions = tuple(versions)
+            # Hold read-only what backward reads (see the class docstring).
+            if cls.saves_output:
+                ctx.out = out.data
+                ctx.locked = _lock(arrays if cls.reads_inputs else (), ctx.out)
+            elif cls.reads_inputs:
+                ctx.locked = _lock(arrays, None)
         if state.anomaly:
             from ..tools.anomaly import check_forward
 
@@ -249,17 +346,22 @@ class Function:
     def release(self):
         """Free what backward needed (after a backward without retain_graph): unlock and drop the arrays."""
         self.freed = True
-        self.arrays = None
+        self.arrays = self.out = None
+        locked, self.locked = self.locked, ()
+        if locked:
+            _unlock(locked)
+
+    def __del__(self):
+        # A graph dropped without a backward lets go of its arrays here.
         if self.locked:
-            for array in self.locked:
-                try:
-                    array.setflags(write=True)
-                except ValueError:  # a view whose base another live graph still holds
-                    pass
-            self.locked = ()
+            try:
+                _unlock(self.locked)
+            except Exception:  # interpreter shutdown: the module may already be torn down
+                pass
 
     @property
     def name(self) -> str:
+        """The op's class name: ``Exp``, ``MatMul``, ..."""
         return type(self).__name__
 
     @property

@@ -2,6 +2,12 @@
 
 They mirror NumPy's names, so a backward rule can call ``lib(g).exp(x)`` and get
 NumPy's ``exp`` for ndarrays or this module's for Tensors (see ``function.lib``).
+
+Besides the functions below, each of these is an alias of the Tensor method of the
+same name that also accepts an array-like (``tg.exp(x)`` is ``x.exp()``): ``exp``,
+``log``, ``sqrt``, ``abs``, ``sin``, ``cos``, ``tanh``, ``sigmoid``, ``relu``,
+``leaky_relu``, ``clip``, ``sum``, ``mean``, ``var``, ``max``, ``min``, ``logsumexp``,
+``softmax``, ``log_softmax``, ``argmax``, ``flatten``, ``squeeze``, ``expand_dims``.
 """
 from __future__ import annotations
 
@@ -26,6 +32,13 @@ def _as_tensor(x, like=None) -> Tensor:
 
 
 def concatenate(tensors, axis=0) -> Tensor:
+    """Join tensors along an existing ``axis``; their shapes must agree on every other axis.
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> tg.concatenate([tg.zeros(2, 1), tg.ones(2, 2)], axis=1).shape
+        (2, 3)
+    """
     tensors = list(tensors)
     if not tensors:
         raise ValueError("concatenate: needs at least one tensor")
@@ -38,6 +51,7 @@ def concatenate(tensors, axis=0) -> Tensor:
 
 
 def stack(tensors, axis=0) -> Tensor:
+    """Join same-shaped tensors along a new ``axis``: n tensors of shape S give (n, *S) for axis 0."""
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
@@ -72,18 +86,22 @@ def minimum(x, y) -> Tensor:
 
 
 def matmul(x, y) -> Tensor:
+    """``x @ y`` for Tensors or array-likes."""
     return _as_tensor(x) @ y
 
 
 def broadcast_to(x, shape) -> Tensor:
+    """``x.broadcast_to(shape)`` for a Tensor or an array-like."""
     return _as_tensor(x).broadcast_to(shape)
 
 
 def reshape(x, *shape) -> Tensor:
+    """``x.reshape(*shape)`` for a Tensor or an array-like."""
     return _as_tensor(x).reshape(*shape)
 
 
 def transpose(x, *axes) -> Tensor:
+    """``x.transpose(*axes)`` for a Tensor or an array-like."""
     return _as_tensor(x).transpose(*axes)
 
 
@@ -102,7 +120,7 @@ exp, log, sqrt, abs, sin, cos, tanh = (_unary(n) for n in ("exp", "log", "sqrt",
 sigmoid, relu, leaky_relu, clip = (_unary(n) for n in ("sigmoid", "relu", "leaky_relu", "clip"))
 sum, mean, var, max, min = (_unary(n) for n in ("sum", "mean", "var", "max", "min"))
 logsumexp, softmax, log_softmax, argmax = (_unary(n) for n in ("logsumexp", "softmax", "log_softmax", "argmax"))
-flatten, squeeze, expand_dims = (_unary(n) for n in ("flatten", "squeeze", "expand_dims"))
+flatten, squeeze, expand_dims, pad = (_unary(n) for n in ("flatten", "squeeze", "expand_dims", "pad"))
 
 function.tensor_namespace = sys.modules[__name__]  # what lib(g) returns for Tensors
 
@@ -110,5 +128,5 @@ __all__ = [
     "concatenate", "stack", "where", "maximum", "minimum", "matmul", "broadcast_to", "reshape", "transpose",
     "exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "clip",
     "sum", "mean", "var", "max", "min", "logsumexp", "softmax", "log_softmax", "argmax",
-    "flatten", "squeeze", "expand_dims",
+    "flatten", "squeeze", "expand_dims", "pad",
 ]

@@ -22,7 +22,15 @@ from .function import Function, ShapeError, lib, raw
 
 
 def sum_to_shape(g, shape):
-    """Sum a broadcast gradient back to ``shape``: drop leading axes, then sum size-1 axes."""
+    """Sum a broadcast gradient back to ``shape``: drop leading axes, then sum size-1 axes.
+
+    Works on ndarrays and Tensors alike (it only calls ``.sum`` and ``.reshape``).
+
+    Examples:
+        >>> import numpy as np
+        >>> sum_to_shape(np.ones((4, 2, 3)), (2, 1)).tolist()
+        [[12.0], [12.0]]
+    """
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
@@ -58,6 +66,14 @@ def expand(g, shape):
     return g.broadcast_to(shape)
 
 
+def _own_copy(attr):
+    """``attr`` with its arrays copied, for an op whose backward reads it (an index, a clip bound):
+    the caller may change its array before backward runs (a loader refilling a label buffer)."""
+    if isinstance(attr, tuple):
+        return tuple(_own_copy(a) for a in attr)
+    return attr.copy() if isinstance(attr, np.ndarray) else attr
+
+
 def _expand_reduced(g, in_shape, axes, keepdims):
     """Reshape a reduced gradient so it broadcasts against the input again."""
     if not keepdims and g.ndim:  # a 0-d gradient (everything reduced) broadcasts as it is
@@ -71,7 +87,7 @@ def _expand_reduced(g, in_shape, axes, keepdims):
 class Neg(Function):
     """out = -x;  dx = -g"""
 
-    reads_inputs = False  # backward never reads the inputs' values
+    reads_inputs = False
 
     def forward(self, x):
         return np.negative(x)
@@ -84,6 +100,7 @@ class Exp(Function):
     """out = exp(x);  dx = g * out"""
 
     saves_output = True
+    reads_inputs = False
 
     def forward(self, x):
         return np.exp(x)
@@ -126,6 +143,7 @@ class Tanh(Function):
     """out = tanh(x);  dx = g * (1 - out**2)"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for stability: composing from exp overflows for |x| > ~89 (float32).
     def forward(self, x):
@@ -139,6 +157,7 @@ class Sigmoid(Function):
     """out = 1 / (1 + exp(-x));  dx = g * out * (1 - out)"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for stability: exp(-|x|) never overflows, so no clipping is needed.
     def forward(self, x):
@@ -186,7 +205,7 @@ class Clip(Function):
     """out = min(max(x, lo), hi);  dx = g * (lo <= x <= hi)"""
 
     def forward(self, x, lo=None, hi=None):
-        self.lo, self.hi = lo, hi
+        self.lo, self.hi = _own_copy(lo), _own_copy(hi)
         return np.clip(x, lo, hi)
 
     def backward(self, g, out, x):
@@ -202,7 +221,7 @@ class Clip(Function):
 class Cast(Function):
     """out = x.astype(dtype);  dx = g.astype(x.dtype)"""
 
-    reads_inputs = False  # backward never reads the inputs' values
+    reads_inputs = False
 
     def forward(self, x, dtype=None):
         return x.astype(dtype)
@@ -217,7 +236,7 @@ class Cast(Function):
 class Add(Function):
     """out = x + y;  dx = g;  dy = g"""
 
-    reads_inputs = False  # backward never reads the inputs' values
+    reads_inputs = False
 
     def forward(self, x, y):
         return np.add(x, y)
@@ -229,7 +248,7 @@ class Add(Function):
 class Sub(Function):
     """out = x - y;  dx = g;  dy = -g"""
 
-    reads_inputs = False  # backward never reads the inputs' values
+    reads_inputs = False
 
     def forward(self, x, y):
         return np.subtract(x, y)
@@ -342,7 +361,7 @@ class MatMul(Function):
 class Sum(Function):
     """out = sum(x, axis);  dx = broadcast(g)"""
 
-    reads_inputs = False  # backward never reads the inputs' values
+    reads_inputs = False
 
     def forward(self, x, axis=None, keepdims=False):
         self.axes = _normalize_axes(axis, x.ndim, "sum")
@@ -376,6 +395,7 @@ class Softmax(Function):
     """out = exp(x) / sum(exp(x), axis);  dx = out * (g - sum(g * out, axis))"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for speed and stability: one fused, max-shifted pass instead of five ops.
     def forward(self, x, axis=-1):
@@ -391,6 +411,7 @@ class LogSoftmax(Function):
     """out = x - logsumexp(x, axis);  dx = g - exp(out) * sum(g, axis)"""
 
     saves_output = True
+    reads_inputs = False
 
     # Primitive for stability: log(softmax(x)) underflows to -inf; this never does.
     def forward(self, x, axis=-1):
@@ -402,11 +423,43 @@ class LogSoftmax(Function):
         return (g - lib(g).exp(out) * g.sum(axis=self.axis, keepdims=True),)
 
 
+class SoftmaxCrossEntropy(Function):
+    """out = w sum_i (logsumexp(x_i) - t_i . x_i);  dx = g w (softmax(x) sum(t, 1) - t);  dt = -g w log_softmax(x)"""
+
+    # Primitive for speed and stability: cross-entropy ends every classification step,
+    # and one fused, max-shifted pass replaces log-softmax, multiply, sum, negate and the
+    # mean (each its own node on both sweeps). With one-hot targets dx is the tutorial's
+    # y_pred - y_true (over N), and it stays finite for any logits.
+    # x: logits (N, C); t: target probabilities (N, C). reduction "mean" (w = 1/N) and
+    # "sum" (w = 1) give a scalar; "none" gives the N per-sample losses (w = 1, no sum).
+    def forward(self, x, t, reduction="mean"):
+        shifted = x - x.max(axis=1, keepdims=True)
+        self.log_probs = log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.reduced = reduction != "none"
+        self.weight = 1.0 / x.shape[0] if reduction == "mean" else 1.0
+        if self.reduced:
+            return np.asarray(-(t * log_probs).sum() * self.weight)
+        return -(t * log_probs).sum(axis=1)
+
+    def backward(self, g, out, x, t):
+        g = g * self.weight if self.reduced else g.reshape((-1, 1))
+        # recorded (create_graph) mode recomputes log-softmax as a graph op, so the
+        # gradient is itself differentiable; the plain mode reuses the forward's array
+        log_probs = self.log_probs if lib(g) is np else x.log_softmax(axis=1)
+        nx, nt = self.needs_input_grad
+        gx = g * (lib(g).exp(log_probs) * t.sum(axis=1, keepdims=True) - t) if nx else None
+        gt = -g * log_probs if nt else None
+        return gx, gt
+
+
 # ----------------------------------------------------------------------------- movement
 
 
 class Reshape(Function):
     """out = x.reshape(shape);  dx = g.reshape(x.shape)"""
+
+    returns_view = True
+    reads_inputs = False
 
     def forward(self, x, shape=()):
         try:
@@ -420,6 +473,9 @@ class Reshape(Function):
 
 class Transpose(Function):
     """out = x.transpose(axes);  dx = g.transpose(argsort(axes))"""
+
+    returns_view = True
+    reads_inputs = False
 
     def forward(self, x, axes=None):
         self.axes = tuple(range(np.ndim(x)))[::-1] if axes is None else tuple(axes)
@@ -435,6 +491,9 @@ class Transpose(Function):
 class BroadcastTo(Function):
     """out = broadcast_to(x, shape);  dx = sum_to_shape(g, x.shape)"""
 
+    returns_view = True
+    reads_inputs = False
+
     # "expand is sum in reverse": the engine's sum_to_shape does the reduction.
     def forward(self, x, shape=()):
         try:
@@ -449,8 +508,11 @@ class BroadcastTo(Function):
 class Index(Function):
     """out = x[index];  dx = zeros_like(x) with g added at index (repeats accumulate)"""
 
+    returns_view = True
+    reads_inputs = False
+
     def forward(self, x, index=None):
-        self.index = index
+        self.index = _own_copy(index)
         try:
             return x[index]
         except IndexError as e:
@@ -465,7 +527,7 @@ class Index(Function):
 class IndexAdd(Function):
     """out = zeros(shape) with g added at index;  dg = out_grad[index]   (Index's backward)"""
 
-    reads_inputs = False  # backward never reads the inputs' values
+    reads_inputs = False
 
     def forward(self, g, shape=(), index=None):
         self.index = index
@@ -498,7 +560,7 @@ def _scatter_add(g, shape, index):
 class Concatenate(Function):
     """out = concatenate(xs, axis);  dxs = the slices of g along axis"""
 
-    reads_inputs = False  # backward never reads the inputs' values
+    reads_inputs = False
 
     def forward(self, *xs, axis=0):
         try:
@@ -518,9 +580,97 @@ class Concatenate(Function):
         )
 
 
+class Pad(Function):
+    """out = x surrounded by a constant border;  dx = g[the slice that holds x]"""
+
+    # Primitive for speed: composed, it would take a concatenate per side of every axis.
+    def forward(self, x, pad_width=(), value=0.0):
+        self.inside = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, np.shape(x)))
+        if not pad_width:  # a 0-d tensor has no sides (and np.pad refuses it)
+            return np.array(x, copy=True)
+        return np.pad(x, pad_width, mode="constant", constant_values=value)
+
+    def backward(self, g, out, x):
+        return (g[self.inside],)
+
+
+# ----------------------------------------------------------------------------- windows (convolution, pooling)
+# Im2Col copies every kernel-sized window of an image into its own column, so a
+# convolution becomes one matrix product and a pooling one reduction. It is a
+# primitive for speed: composed from indexing it would cost one op per window.
+# Its backward (col2im) adds each window's gradient back where the window came
+# from; Col2Im is that scatter as an op of its own so that, as with Index and
+# IndexAdd, each is the other's backward and gradients of gradients work.
+
+
+class Im2Col(Function):
+    """out[n, c, p, q, i, j] = x[n, c, i*sh + p, j*sw + q];  dx = col2im(g)   (windows' gradients added back)"""
+
+    def forward(self, x, kernel_size=(1, 1), stride=(1, 1)):
+        self.kernel_size, self.stride = kernel_size, stride
+        _check_windows(np.shape(x), kernel_size, stride)  # before NumPy sees it, for a clear message
+        return _im2col(x, kernel_size, stride)
+
+    def backward(self, g, out, x):
+        if lib(g) is np:
+            return (_col2im(g, x.shape, self.kernel_size, self.stride),)
+        return (Col2Im.apply(g, shape=x.shape, kernel_size=self.kernel_size, stride=self.stride),)
+
+
+class Col2Im(Function):
+    """out = zeros(shape) with every window of g added back in place;  dg = im2col(gg)   (Im2Col's backward)"""
+
+    def forward(self, g, shape=(), kernel_size=(1, 1), stride=(1, 1)):
+        self.kernel_size, self.stride = kernel_size, stride
+        return _col2im(g, shape, kernel_size, stride)
+
+    def backward(self, gg, out, g):
+        if lib(gg) is np:
+            return (_im2col(gg, self.kernel_size, self.stride),)
+        return (Im2Col.apply(gg, kernel_size=self.kernel_size, stride=self.stride),)
+
+
+def _check_windows(shape, kernel_size, stride):
+    """Refuse an input that is not (N, C, H, W), a kernel that does not fit it, a stride below 1."""
+    if len(shape) != 4:
+        raise ShapeError(f"im2col: expected an input of shape (N, C, H, W), got shape {tuple(shape)}")
+    (kh, kw), (sh, sw), (h, w) = kernel_size, stride, shape[2:]
+    if min(kh, kw, sh, sw) < 1:
+        raise ShapeError(f"im2col: kernel size {kernel_size} and stride {stride} must be positive")
+    if kh > h or kw > w:
+        raise ShapeError(f"im2col: kernel {kh}x{kw} is larger than the (padded) input {h}x{w} (shape {tuple(shape)})")
+
+
+def _im2col(x, kernel_size, stride):
+    """(N, C, H, W) -> (N, C, kh, kw, OH, OW): a strided view of every window, copied once.
+
+    Kernel offsets before window positions: the copy then reads x along its rows,
+    and each offset's (OH, OW) plane is contiguous for col2im to add back in one go.
+    """
+    sh, sw = stride
+    windows = np.lib.stride_tricks.sliding_window_view(x, kernel_size, axis=(2, 3))[:, :, ::sh, ::sw]
+    return np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3))
+
+
+def _col2im(g, shape, kernel_size, stride):
+    """(N, C, kh, kw, OH, OW) -> (N, C, H, W), adding overlapping windows' entries.
+
+    One strided slice-add per kernel offset (kh*kw of them): offset (p, q) of every
+    window lands on the pixels x[:, :, p::sh, q::sw], never two windows at once.
+    """
+    (kh, kw), (sh, sw) = kernel_size, stride
+    out_h, out_w = g.shape[4], g.shape[5]
+    dx = np.zeros(shape, dtype=g.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            dx[:, :, p:p + sh * (out_h - 1) + 1:sh, q:q + sw * (out_w - 1) + 1:sw] += g[:, :, p, q]
+    return dx
+
+
 PRIMITIVES = (
     Neg, Exp, Log, Sin, Cos, Tanh, Sigmoid, Relu, LeakyRelu, Abs, Clip, Cast,
     Add, Sub, Mul, Div, Pow, Maximum, Where, MatMul,
-    Sum, Max, Softmax, LogSoftmax,
-    Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate,
+    Sum, Max, Softmax, LogSoftmax, SoftmaxCrossEntropy,
+    Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate, Pad, Im2Col, Col2Im,
 )
+"""Every primitive op class, grouped as above: unary, binary, reductions, movement."""

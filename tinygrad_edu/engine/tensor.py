@@ -36,6 +36,7 @@ def set_default_dtype(dtype) -> None:
 
 
 def get_default_dtype() -> np.dtype:
+    """The dtype given to tensors built from Python lists and numbers (float32 unless changed)."""
     return _default_dtype
 
 
@@ -49,10 +50,31 @@ def _shape_arg(shape):
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
-    >>> x = Tensor([1.0, 2.0], requires_grad=True)
-    >>> (x * x).sum().backward()
-    >>> x.grad
-    Tensor([2., 4.], dtype=float32)
+    Operators (``+ - * / ** @``, unary ``-``, indexing) and the methods below build the
+    graph whenever grad mode is on and some input has ``requires_grad=True``;
+    comparisons (``== < >=`` ...) return bool tensors outside the graph.
+
+    Args:
+        data: a number, a (nested) list, an ndarray or a Tensor; always copied.
+            Lists and numbers take the default dtype; ndarrays keep theirs.
+        requires_grad: record operations on this tensor so ``backward`` reaches it
+            (floating dtypes only).
+        dtype: convert the data to this dtype.
+        name: a label shown in the repr and in graph pictures.
+
+    Attributes:
+        data: the values, an ndarray (``shape``, ``dtype``, ``ndim`` and ``size`` are its own).
+        grad: the accumulated gradient, a Tensor of the same shape and dtype, or None.
+        requires_grad: whether backward computes a gradient for this tensor.
+        grad_fn: the ``Function`` node that produced this tensor; None for a leaf.
+        is_leaf: True when no recorded op produced this tensor (``grad_fn is None``).
+        name: the label given at creation, or None.
+
+    Examples:
+        >>> x = Tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        Tensor([2., 4.], dtype=float32)
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "_version", "_hooks", "_retains_grad", "__weakref__")
@@ -64,7 +86,11 @@ class Tensor:
         if isinstance(data, (np.ndarray, np.generic)):
             array = np.array(data, dtype=dtype, copy=True)
         else:
-            array = np.array(data, dtype=dtype)
+            try:
+                array = np.array(data, dtype=dtype)
+            except (ValueError, TypeError) as e:  # ragged nested lists, values that are not numbers
+                kind = TypeError if isinstance(e, TypeError) else ValueError
+                raise kind(f"Tensor: cannot make an array from {type(data).__name__} data: {e}") from None
             if dtype is None and array.dtype.kind in "iuf":
                 array = array.astype(_default_dtype)
         if array.dtype.kind not in "fiub":
@@ -107,10 +133,10 @@ class Tensor:
 
     # ------------------------------------------------------------------ attributes
 
-    shape = property(lambda self: self.data.shape)
-    dtype = property(lambda self: self.data.dtype)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
+    shape = property(lambda self: self.data.shape, doc="The shape of ``data``, a tuple of ints")
+    dtype = property(lambda self: self.data.dtype, doc="The NumPy dtype of ``data``")
+    ndim = property(lambda self: self.data.ndim, doc="The number of dimensions")
+    size = property(lambda self: self.data.size, doc="The number of elements")
     is_leaf = property(lambda self: self._ctx is None, doc="True when no recorded op produced this tensor")
     grad_fn = property(lambda self: self._ctx, doc="The Function that produced this tensor, or None")
 
@@ -124,11 +150,13 @@ class Tensor:
         return self.data
 
     def item(self):
+        """The single element as a Python number (the tensor must have exactly one element)."""
         if self.data.size != 1:
             raise ValueError(f"item: only a tensor with one element can become a Python number, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self):
+        """The data as (nested) Python lists."""
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -136,6 +164,7 @@ class Tensor:
         return Tensor._make(self.data)
 
     def requires_grad_(self, requires_grad=True) -> Tensor:
+        """Set ``requires_grad`` on a leaf in place and return the tensor (floating dtypes only)."""
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"requires_grad=True needs floating data, got dtype {self.data.dtype}; integer and "
@@ -168,8 +197,19 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
-        ``gradient`` (same shape as self) is required unless self has one element.
-        The graph's saved arrays are freed unless ``retain_graph`` (default: create_graph).
+        Args:
+            gradient: the upstream gradient, same shape as self; may be omitted when
+                self has one element (it is then 1).
+            retain_graph: keep the graph's saved arrays so backward can run through it
+                again (default: the value of ``create_graph``; otherwise they are freed).
+            create_graph: record the backward pass itself, so the gradients are
+                differentiable (higher-order derivatives).
+
+        Examples:
+            >>> x = Tensor([3.0], requires_grad=True)
+            >>> (x * x).sum().backward()
+            >>> x.grad
+            Tensor([6.], dtype=float32)
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -181,6 +221,9 @@ class Tensor:
                      create_graph=create_graph)
 
     # ------------------------------------------------------------------ in place (no graph)
+    # A live graph keeps the arrays its backward reads read-only (function._lock), and views
+    # made by reshape/transpose/indexing are read-only for good. These methods then copy
+    # instead of writing, and bump _version so backward refuses a graph whose input changed.
 
     def _check_inplace(self, op):
         if state.grad_enabled and self.requires_grad:
@@ -199,6 +242,7 @@ class Tensor:
         return self
 
     def copy_(self, src) -> Tensor:
+        """Overwrite the data with ``src`` (broadcast to this shape), in place; use under ``no_grad``."""
         self._check_inplace("copy_")
         src = src.data if isinstance(src, Tensor) else np.asarray(src)
         try:
@@ -208,10 +252,12 @@ class Tensor:
         return self._write(src)
 
     def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
         self._check_inplace("zero_")
         return self._write(0)
 
     def fill_(self, value) -> Tensor:
+        """Set every element to ``value``, in place."""
         self._check_inplace("fill_")
         return self._write(value)
 
@@ -229,9 +275,12 @@ class Tensor:
         return self._write(self.data + alpha * other)
 
     def sub_(self, other, alpha=1.0) -> Tensor:
+        """``self -= alpha * other`` without recording: the plain SGD step ``w.sub_(w.grad, alpha=lr)``."""
+        self._check_inplace("sub_")  # so the error names the method the user called
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other) -> Tensor:
+        """``self *= other`` without recording (weight decay, momentum)."""
         self._check_inplace("mul_")
         other = other.data if isinstance(other, Tensor) else other
         if self.data.flags.writeable:
@@ -333,6 +382,7 @@ class Tensor:
         return self
 
     def matmul(self, other):
+        """Matrix product, same as ``self @ other`` (1-D operands promoted, batch dims broadcast)."""
         return self @ other
 
     # comparisons and logic: bool tensors, never part of the graph
@@ -370,36 +420,47 @@ class Tensor:
     # ------------------------------------------------------------------ elementwise math
 
     def exp(self):
+        """Elementwise e**x."""
         return ops.Exp.apply(self)
 
     def log(self):
+        """Elementwise natural logarithm."""
         return ops.Log.apply(self)
 
     def sqrt(self):
+        """Elementwise square root, composed as ``x ** 0.5``."""
         return self**0.5
 
     def abs(self):
+        """Elementwise |x|; the gradient at 0 is taken as 0."""
         return ops.Abs.apply(self)
 
     def sin(self):
+        """Elementwise sine."""
         return ops.Sin.apply(self)
 
     def cos(self):
+        """Elementwise cosine."""
         return ops.Cos.apply(self)
 
     def tanh(self):
+        """Elementwise hyperbolic tangent (a primitive: composing it from exp overflows)."""
         return ops.Tanh.apply(self)
 
     def sigmoid(self):
+        """Elementwise 1 / (1 + e**-x), computed without overflow for any x."""
         return ops.Sigmoid.apply(self)
 
     def relu(self):
+        """Elementwise max(x, 0); the gradient at 0 is taken as 0."""
         return ops.Relu.apply(self)
 
     def leaky_relu(self, alpha=0.01):
+        """Elementwise ``x if x > 0 else alpha * x``."""
         return ops.LeakyRelu.apply(self, alpha=alpha)
 
     def clip(self, lo=None, hi=None):
+        """Clamp into [lo, hi] (either bound may be None); the gradient is 0 outside the range."""
         if lo is None and hi is None:
             raise ValueError("clip: give at least one of lo and hi")
         return ops.Clip.apply(self, lo=lo, hi=hi)
@@ -416,17 +477,26 @@ class Tensor:
         return ops.Cast.apply(self, dtype=dtype)
 
     def float(self):
+        """A float32 copy (differentiable)."""
         return self.astype(np.float32)
 
     def double(self):
+        """A float64 copy (differentiable): what gradcheck needs."""
         return self.astype(np.float64)
 
     # ------------------------------------------------------------------ reductions
 
     def sum(self, axis=None, keepdims=False):
+        """Sum over ``axis`` (None: all axes; an int or a tuple of ints); size-1 axes kept if ``keepdims``.
+
+        Examples:
+            >>> Tensor([[1.0, 2.0], [3.0, 4.0]]).sum(axis=0)
+            Tensor([4., 6.], dtype=float32)
+        """
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis=None, keepdims=False):
+        """Mean over ``axis``, composed as ``sum * (1 / count)``."""
         count = _reduced_count(self.shape, axis, "mean")
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / count if count else float("nan"))
 
@@ -438,12 +508,15 @@ class Tensor:
         return (centered * centered).sum(axis=axis, keepdims=keepdims) * (1.0 / divisor if divisor > 0 else float("nan"))
 
     def std(self, axis=None, ddof=0, keepdims=False):
+        """Standard deviation, ``sqrt(var)``; not differentiable where the variance is 0."""
         return self.var(axis=axis, ddof=ddof, keepdims=keepdims).sqrt()
 
     def max(self, axis=None, keepdims=False):
+        """Maximum over ``axis``; tied maxima share the gradient equally."""
         return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
+        """Minimum over ``axis``, composed as ``-max(-x)``."""
         return -((-self).max(axis=axis, keepdims=keepdims))
 
     def logsumexp(self, axis=None, keepdims=False):
@@ -454,22 +527,32 @@ class Tensor:
         return total if keepdims else total.reshape(np.sum(self.data, axis=axis).shape)
 
     def softmax(self, axis=-1):
+        """exp(x) / sum(exp(x)) along ``axis``, shifted by the max so it never overflows."""
         _check_axis(axis, self.ndim, "softmax")
         return ops.Softmax.apply(self, axis=axis)
 
     def log_softmax(self, axis=-1):
+        """x - logsumexp(x) along ``axis``: finite where ``softmax(x).log()`` would give -inf.
+
+        Examples:
+            >>> Tensor([0.0, 200.0]).log_softmax()
+            Tensor([-200.,    0.], dtype=float32)
+        """
         _check_axis(axis, self.ndim, "log_softmax")
         return ops.LogSoftmax.apply(self, axis=axis)
 
     def argmax(self, axis=None, keepdims=False):
+        """Index of the maximum along ``axis`` (an integer tensor, outside the graph)."""
         return Tensor._make(np.argmax(self.data, axis=axis, keepdims=keepdims))
 
     def argmin(self, axis=None, keepdims=False):
+        """Index of the minimum along ``axis`` (an integer tensor, outside the graph)."""
         return Tensor._make(np.argmin(self.data, axis=axis, keepdims=keepdims))
 
     # ------------------------------------------------------------------ movement
 
     def reshape(self, *shape):
+        """The same elements in a new shape: ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``; one size may be -1."""
         return ops.Reshape.apply(self, shape=_shape_arg(shape))
 
     def transpose(self, *axes):
@@ -478,6 +561,7 @@ class Tensor:
         return ops.Transpose.apply(self, axes=axes or None)
 
     def swapaxes(self, axis1, axis2):
+        """Exchange two axes: ``(B, M, N).swapaxes(-1, -2)`` has shape (B, N, M)."""
         axes = list(range(self.ndim))
         axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
         return ops.Transpose.apply(self, axes=tuple(axes))
@@ -487,16 +571,39 @@ class Tensor:
         return self.reshape(self.shape[:start_axis] + (-1,))
 
     def squeeze(self, axis=None):
-        return self.reshape(np.squeeze(np.empty(self.shape, dtype=bool), axis=axis).shape)
+        """Drop size-1 axes (all of them, or those in ``axis``)."""
+        return self.reshape(_movement_shape(np.squeeze, self.shape, axis, "squeeze"))
 
     def expand_dims(self, axis):
-        return self.reshape(np.expand_dims(np.empty(self.shape, dtype=bool), axis).shape)
+        """Insert a size-1 axis at position ``axis``."""
+        return self.reshape(_movement_shape(np.expand_dims, self.shape, axis, "expand_dims"))
 
     def broadcast_to(self, shape):
+        """Repeat along size-1 and new leading axes to reach ``shape`` (NumPy's rules); backward sums them back."""
         return ops.BroadcastTo.apply(self, shape=_shape_arg((shape,)) if isinstance(shape, int) else tuple(shape))
 
     def __getitem__(self, index):
+        """NumPy indexing (slices, ints, None, ..., integer arrays, boolean masks); repeated indices accumulate."""
         return ops.Index.apply(self, index=_index_arg(index))
+
+    def pad(self, pad_width, value=0.0):
+        """Surround with a constant border, as ``np.pad(x, pad_width, constant_values=value)``.
+
+        ``pad_width``: an int (every side of every axis), a ``(before, after)`` pair
+        (every axis), or one pair per axis: ``x.pad(((0, 0), (0, 0), (1, 1), (2, 2)))``
+        pads an (N, C, H, W) image by 1 row above and below and 2 columns left and right.
+        """
+        widths = np.asarray(pad_width)
+        try:
+            widths = np.broadcast_to(widths, (self.ndim, 2))
+        except ValueError:
+            raise ShapeError(
+                f"pad: pad_width {pad_width!r} does not fit a tensor of shape {self.shape}; give an int, "
+                "a (before, after) pair, or one pair per axis"
+            ) from None
+        if widths.size and (widths.dtype.kind not in "iu" or widths.min() < 0):
+            raise ValueError(f"pad: pad_width must hold non-negative integers, got {pad_width!r}")
+        return ops.Pad.apply(self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
 
 
 class _HookHandle:
@@ -516,6 +623,14 @@ def _index_arg(index):
     if isinstance(index, list):
         return np.asarray(index)
     return index
+
+
+def _movement_shape(numpy_fn, shape, axis, op):
+    """The shape ``numpy_fn`` (np.squeeze, np.expand_dims) gives, or a ShapeError naming op, shape and axis."""
+    try:
+        return numpy_fn(np.empty(shape, dtype=bool), axis).shape
+    except ValueError as e:  # NumPy's AxisError is a ValueError too
+        raise ShapeError(f"{op}: {e} (tensor of shape {shape}, axis {axis!r})") from None
 
 
 def _reduced_count(shape, axis, op):
@@ -557,7 +672,27 @@ def _as_list(tensors):
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple; ``.grad`` is untouched.
 
-    With ``create_graph=True`` the returned gradients are themselves differentiable.
+    Args:
+        outputs: a Tensor or a sequence of them.
+        inputs: a Tensor or a sequence of tensors that require grad.
+        grad_outputs: one upstream gradient per output (same shape); may be None for
+            an output with one element.
+        retain_graph: keep the graph for another backward (default: ``create_graph``).
+        create_graph: record the backward pass, so the returned gradients are
+            themselves differentiable.
+        allow_unused: give None for an input the outputs do not depend on, instead of
+            raising.
+
+    Returns:
+        A tuple with one gradient Tensor (or None) per input.
+
+    Examples:
+        >>> x = Tensor([2.0], requires_grad=True)
+        >>> (dy,) = grad((x ** 3).sum(), x, create_graph=True)
+        >>> dy
+        Tensor([12.], dtype=float32, grad_fn=<Mul>)
+        >>> grad(dy.sum(), x)
+        (Tensor([12.], dtype=float32),)
     """
     outputs, inputs = _as_list(outputs), _as_list(inputs)
     if grad_outputs is None:
@@ -615,23 +750,28 @@ def _new(array, requires_grad):
 
 
 def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``, in the default dtype unless ``dtype``."""
     return _new(np.zeros(_shape_arg(shape), dtype=_dtype_arg(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
     return _new(np.ones(_shape_arg(shape), dtype=_dtype_arg(dtype)), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of ``shape`` (an int or a tuple) filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     return _new(np.full(shape, fill_value, dtype=_dtype_arg(dtype)), requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """Zeros with the shape and dtype of ``t`` (a Tensor or an array)."""
     return _new(np.zeros(np.shape(t), dtype=dtype or np.asarray(t).dtype), requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """Ones with the shape and dtype of ``t`` (a Tensor or an array)."""
     return _new(np.ones(np.shape(t), dtype=dtype or np.asarray(t).dtype), requires_grad)
 
 
@@ -645,6 +785,7 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
 
 
 def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+    """The (n, m) identity matrix (m defaults to n)."""
     return _new(np.eye(n, m, dtype=_dtype_arg(dtype)), requires_grad)
 
 

@@ -1,2 +1,27 @@
-"""Neural-network building blocks on the Tensor graph."""
+"""Neural-network building blocks on the Tensor graph: modules, layer functions, losses, initialisers.
+
+>>> import tinygrad_edu as tg
+>>> from tinygrad_edu import nn
+>>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3, init="xavier"))
+>>> [name for name, _ in model.named_parameters()]
+['0.weight', '0.bias', '2.weight', '2.bias']
+"""
+from . import functional, init
+from .containers import ModuleList, Sequential
+from .layers import (
+    BatchNorm1d, Dropout, Identity, LeakyReLU, Linear, LogSoftmax, Perceptron, ReLU, Sigmoid, Softmax, Tanh,
+)
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .mlp import ACTIVATIONS, MLP
 from .module import Module, Parameter
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .embedding import Embedding
+from .normalization import LayerNorm
+
+__all__ = [
+    "functional", "init", "Module", "Parameter", "ModuleList", "Sequential",
+    "Linear", "Perceptron", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "Identity",
+    "Dropout", "BatchNorm1d", "MLP", "ACTIVATIONS",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
+    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "LayerNorm", "Embedding",
+]

@@ -47,11 +47,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        # Record the call so graph pictures can draw this module as a cluster.
+        return self._in_scope(self.forward, *args, **kwargs)
+
+    def _in_scope(self, method, *args, **kwargs):
+        """Run ``method`` as a call of this module: ops it records carry it in their scope.
+
+        ``__call__`` runs ``forward`` this way; a second entry point (such as
+        ``MLP.logits``) uses it too, so graph pictures draw its ops inside this module.
+        """
         parent = state.scope
         state.scope = (parent or ()) + (ModuleCall(self),)
         try:
-            return self.forward(*args, **kwargs)
+            return method(*args, **kwargs)
         finally:
             state.scope = parent
 
@@ -63,6 +70,10 @@ class Module:
         if name in self._buffers and not isinstance(value, Module):
             self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._buffers.pop(name, None)
+        object.__delattr__(self, name)
 
     def register_buffer(self, name: str, tensor) -> None:
         """A non-trainable tensor saved in ``state_dict`` (e.g. running statistics)."""
@@ -195,6 +206,8 @@ class Module:
         if not children:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"{type(self).__name__}("]
+        if self.extra_repr():
+            lines.append(f"  {self.extra_repr()}")
         for name, child in children:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")

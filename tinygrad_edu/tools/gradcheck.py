@@ -22,7 +22,18 @@ class GradcheckError(AssertionError):
 
 @dataclass
 class GradcheckResult:
-    """What a gradient check found: ``passed``, the worst errors, and where."""
+    """What a gradient check found: ``passed``, the worst errors, and where.
+
+    Attributes:
+        passed: every element agreed within ``atol + rtol * |numerical|``.
+        max_abs_error: the largest |analytic - numerical| over all elements.
+        max_rel_error: the largest relative error among elements whose absolute
+            error exceeds ``atol``.
+        message: "ok", or the mismatches joined by "; ".
+        details: one line per mismatching input: element, both values, errors.
+
+    A result is truthy when it passed.
+    """
 
     passed: bool
     max_abs_error: float = 0.0
@@ -122,7 +133,18 @@ def _compare(analytic, numerical, picked, inputs, atol, rtol, kind):
 
 
 def check_gradients(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=False, seed=0) -> GradcheckResult:
-    """Run the check and return a ``GradcheckResult`` (never raises for a mismatch)."""
+    """Run the check and return a ``GradcheckResult`` (never raises for a mismatch).
+
+    Takes the arguments of ``gradcheck``; ``seed`` fixes the random projections of
+    ``fast_mode``.
+
+    Examples:
+        >>> import numpy as np, tinygrad_edu as tg
+        >>> x = tg.Tensor(np.array([0.5, 1.5]), requires_grad=True)
+        >>> result = check_gradients(lambda t: t * t * t, [x])
+        >>> result.passed, result.max_abs_error < 1e-8
+        (True, True)
+    """
     inputs = _as_tuple(inputs)
     picked = _differentiable(inputs, "gradcheck")
     if fast_mode:
@@ -167,17 +189,35 @@ def _fast_check(func, inputs, picked, eps, atol, rtol, seed):
 def gradcheck(func, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, fast_mode=False) -> bool:
     """Check ``func``'s gradients against central finite differences in float64.
 
-    func    callable taking the tensors in ``inputs`` and returning a Tensor or a tuple of them
-    inputs  a Tensor or a sequence; those with requires_grad=True (float64) are checked
+    Every element of every input that requires grad is moved by ``+eps`` and ``-eps``;
+    ``(f(x + eps) - f(x - eps)) / (2 eps)`` is compared with the Jacobian that
+    backward passes build, one output element at a time.
 
-    Returns True when every element agrees within ``atol + rtol * |numerical|``; otherwise
-    raises ``GradcheckError`` naming the input and element (or returns False when
-    ``raise_exception=False``). ``fast_mode=True`` compares random projections v^T J u.
+    Args:
+        func: a callable taking the tensors in ``inputs`` and returning a Tensor or a
+            tuple of them.
+        inputs: a Tensor or a sequence; those with ``requires_grad=True`` are checked
+            and must be float64.
+        eps: the finite-difference step.
+        atol: absolute tolerance: an element passes when
+            ``|analytic - numerical| <= atol + rtol * |numerical|``.
+        rtol: relative tolerance (see ``atol``).
+        raise_exception: raise on a mismatch (otherwise return False).
+        fast_mode: compare the random projections ``v^T J u`` instead of whole
+            Jacobians (cheap for large inputs).
 
-    >>> import numpy as np, tinygrad_edu as tg
-    >>> x = tg.Tensor(np.array([0.5, 1.5]), requires_grad=True)
-    >>> tg.gradcheck(lambda t: (t.exp() * t).sum(), [x])
-    True
+    Returns:
+        True when every element agrees.
+
+    Raises:
+        GradcheckError: on a mismatch, naming the input, the element and both values.
+        TypeError: when an input to check is not float64.
+
+    Examples:
+        >>> import numpy as np, tinygrad_edu as tg
+        >>> x = tg.Tensor(np.array([0.5, 1.5]), requires_grad=True)
+        >>> tg.gradcheck(lambda t: (t.exp() * t).sum(), [x])
+        True
     """
     result = check_gradients(func, inputs, eps=eps, atol=atol, rtol=rtol, fast_mode=fast_mode)
     if not result.passed and raise_exception:
@@ -223,7 +263,14 @@ def gradgradcheck(func, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-
                   fast_mode=False) -> bool:
     """Check second derivatives: gradcheck applied to ``inputs -> grad(func(inputs), inputs, v)``.
 
-    ``grad_outputs`` (the v above) defaults to seeded random float64 tensors.
+    ``grad_outputs`` (the v above) defaults to seeded random float64 tensors; the
+    other arguments are those of ``gradcheck``.
+
+    Examples:
+        >>> import numpy as np, tinygrad_edu as tg
+        >>> x = tg.Tensor(np.array([0.5, 1.5]), requires_grad=True)
+        >>> tg.gradgradcheck(lambda t: t.tanh(), [x])
+        True
     """
     result = check_second_order(func, inputs, grad_outputs, eps=eps, atol=atol, rtol=rtol, fast_mode=fast_mode)
     if not result.passed and raise_exception:

@@ -20,17 +20,19 @@ from ..engine import functional as F
 class OpSpec:
     """How to check one op.
 
-    name          label in reports
-    fn            the op on tensors; ``reduce`` ops take (x, axis, keepdims)
-    np_fn         the same computation in NumPy (arrays in, array out), for the forward check
-    kind          unary | binary (mutually broadcastable) | reduce | matmul | any (fixed shapes)
-    covers        the public names this row tests ("Tensor.exp", "tg.exp", ...)
-    low, high     the range values are drawn from
-    min_abs       keep |x| >= min_abs (kinks at 0); positive=True draws from [low, high] > 0
-    distinct      all values distinct (max/min ties are not differentiable)
-    second_order  also run gradgradcheck
-    min_dims      the fewest dimensions the op accepts
-    shapes        for kind "any": the fixed input shapes
+    Attributes:
+        name: label in reports.
+        fn: the op on tensors; ``reduce`` ops take (x, axis, keepdims).
+        np_fn: the same computation in NumPy (arrays in, array out), for the forward check.
+        kind: unary | binary (mutually broadcastable) | reduce | matmul | any (fixed shapes).
+        covers: the public names this row tests ("Tensor.exp", "tg.exp", ...).
+        low: the lower end of the range values are drawn from.
+        high: the upper end of that range (a positive ``low`` keeps log and sqrt in their domain).
+        min_abs: keep |x| >= min_abs (kinks at 0).
+        distinct: all values distinct (max/min ties are not differentiable).
+        second_order: also run gradgradcheck.
+        min_dims: the fewest dimensions the op accepts.
+        shapes: for kind "any": the fixed input shapes.
     """
 
     name: str
@@ -48,6 +50,7 @@ class OpSpec:
 
     @property
     def arity(self) -> int:
+        """How many tensor inputs ``fn`` takes."""
         return {"unary": 1, "reduce": 1, "binary": 2, "matmul": 2}.get(self.kind, len(self.shapes))
 
 
@@ -148,19 +151,23 @@ REGISTRY: tuple = (
            covers=("Tensor.__getitem__",), min_dims=1),
     OpSpec("getitem_int_array", lambda x: x[np.array([0, 0, -1])], lambda x: x[np.array([0, 0, -1])], min_dims=1),
     OpSpec("getitem_bool_mask", lambda x: x[x.data > 0], lambda x: x[x > 0], min_abs=0.05),
+    OpSpec("pad", lambda x: x.pad(1, value=0.5), lambda x: np.pad(x, 1, constant_values=0.5), covers=_both("pad"),
+           min_dims=1),
+    OpSpec("pad_per_axis", lambda x: x.pad(((0, 1), (2, 0))), lambda x: np.pad(x, ((0, 1), (2, 0))), "any",
+           shapes=((2, 3),)),
     OpSpec("concatenate", lambda x, y: F.concatenate([x, y], axis=1), lambda x, y: np.concatenate([x, y], axis=1),
            "any", ("tg.concatenate",), shapes=((2, 3), (2, 2))),
     OpSpec("stack", lambda x, y: F.stack([x, y], axis=-1), lambda x, y: np.stack([x, y], axis=-1),
            "any", ("tg.stack",), shapes=((2, 3), (2, 3))),
 )
+"""One row per public differentiable op; the test suite sweeps it with hypothesis-drawn shapes."""
 
-# Public names that are deliberately not differentiable (or not ops): the coverage test
-# accepts these without a registry row.
 NOT_DIFFERENTIABLE = frozenset({
     "Tensor.argmax", "Tensor.argmin", "tg.argmax", "Tensor.sign",
     "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__",
     "Tensor.__and__", "Tensor.__or__", "Tensor.__invert__",
 })
+"""Public names that are deliberately not differentiable: the coverage test accepts them without a row."""
 
 
 def sample_inputs(spec: OpSpec, rng: np.random.Generator, dtype=np.float64):
@@ -174,7 +181,12 @@ def sample_inputs(spec: OpSpec, rng: np.random.Generator, dtype=np.float64):
         "binary": ((2, 3), (3,)),
         "matmul": ((2, 3, 4), (4, 2)),
     }.get(spec.kind, spec.shapes)
-    arrays = [draw_values(spec, shape, rng, dtype) for shape in shapes]
+    if spec.distinct and len(shapes) > 1:  # distinct across inputs too: a tie between x and y has no gradient
+        sizes = [int(np.prod(shape)) for shape in shapes]
+        values = draw_values(spec, (sum(sizes),), rng, dtype)
+        arrays = [part.reshape(shape) for part, shape in zip(np.split(values, np.cumsum(sizes)[:-1]), shapes)]
+    else:
+        arrays = [draw_values(spec, shape, rng, dtype) for shape in shapes]
     extra = {"axis": 1, "keepdims": False} if spec.kind == "reduce" else {}
     return arrays, extra
 
@@ -191,3 +203,287 @@ def draw_values(spec: OpSpec, shape, rng: np.random.Generator, dtype=np.float64)
         small = np.abs(values) < spec.min_abs
         values[small] = np.where(values[small] >= 0, spec.min_abs, -spec.min_abs) * (1 + rng.random(small.sum()))
     return values.reshape(shape).astype(dtype)
+
+
+# ---------------------------------------------------------------------------- modules
+
+
+@dataclass(frozen=True)
+class ModuleCheck:
+    """How to gradient-check one module or loss: its output's gradient with respect to its inputs and parameters.
+
+    name          label in reports
+    build         ``build(rng) -> (fn, arrays)``: a function of float64 Tensors and the arrays to
+                  check it at; ``module_as_function`` makes this pair from a module and its inputs
+    second_order  also run gradgradcheck
+    kind          "module" or "loss" (the report's kind column)
+    """
+
+    name: str
+    build: Callable
+    second_order: bool = True
+    kind: str = "module"
+
+
+def module_as_function(module, *inputs, fixed=()):
+    """Turn a module into ``(fn, arrays)`` for gradcheck, parameters included as inputs.
+
+    ``fn(*input_tensors, *parameter_tensors)`` runs ``module`` with its parameters
+    temporarily replaced by the given tensors (so finite differences can move them),
+    and ``arrays`` are the inputs followed by the parameters' current values. The
+    module should hold float64 parameters. ``fixed`` arguments follow the inputs
+    in every call, unchanged and not differentiated (an embedding's integer ids).
+    """
+    from ..nn.module import Module
+
+    if not isinstance(module, Module):
+        raise TypeError(f"module_as_function: expected an nn.Module, got {type(module).__name__}")
+    names = [name for name, _ in module.named_parameters()]
+    count = len(inputs)
+
+    def fn(*tensors):
+        originals = {name: _get_attr(module, name) for name in names}
+        try:
+            for name, tensor in zip(names, tensors[count:]):
+                _set_attr(module, name, tensor)
+            return module(*tensors[:count], *fixed)
+        finally:
+            for name, original in originals.items():
+                _set_attr(module, name, original)
+
+    arrays = [np.asarray(x, dtype=np.float64) for x in inputs]
+    arrays += [np.array(_get_attr(module, name).data, dtype=np.float64) for name in names]
+    return fn, arrays
+
+
+def _owner_and_key(module, dotted):
+    """Resolve ``layers.0.weight`` to (the object holding it, its last key)."""
+    *path, last = dotted.split(".")
+    owner = module
+    for part in path:
+        owner = owner[int(part)] if isinstance(owner, (list, tuple)) else getattr(owner, part)
+    return owner, last
+
+
+def _get_attr(module, dotted):
+    owner, key = _owner_and_key(module, dotted)
+    return owner[int(key)] if isinstance(owner, (list, tuple)) else getattr(owner, key)
+
+
+def _set_attr(module, dotted, value):
+    owner, key = _owner_and_key(module, dotted)
+    if isinstance(owner, list):
+        owner[int(key)] = value
+    else:
+        object.__setattr__(owner, key, value)  # bypass Module.__setattr__: nothing is registered
+
+
+# ---------------------------------------------------------------------------- the module and loss rows
+# Builders import nn inside the function (nn imports the engine, not this file) and build
+# in float64 (``_in_float64``), as finite differences need. Inputs stay off kinks: |x| >= 0.1
+# for ReLU-like functions, distinct values for max pooling.
+
+
+def _in_float64(build):
+    """``build`` run with float64 as the default dtype, so layers without a dtype argument hold float64."""
+
+    def build_float64(rng):
+        from ..engine.tensor import get_default_dtype, set_default_dtype
+
+        before = get_default_dtype()
+        set_default_dtype(np.float64)
+        try:
+            return build(rng)
+        finally:
+            set_default_dtype(before)
+
+    return build_float64
+
+
+def _off_kinks(rng, shape, min_abs=0.1):
+    values = rng.uniform(-2.0, 2.0, shape)
+    return np.where(np.abs(values) < min_abs, np.copysign(min_abs, values) + values, values)
+
+
+def _distinct(rng, shape):
+    return rng.permutation(np.linspace(-2.0, 2.0, int(np.prod(shape)))).reshape(shape)
+
+
+def _randomised(module, rng):
+    """``module`` with every parameter drawn at random (ones and zeros hide mistakes)."""
+    for param in module.parameters():
+        param.data[...] = rng.uniform(0.5, 1.5, param.shape) * rng.choice([-1.0, 1.0], param.shape)
+    return module
+
+
+def _linear(rng):
+    from ..nn import Linear
+
+    return module_as_function(_randomised(Linear(3, 2), rng), rng.standard_normal((4, 3)))
+
+
+def _batch_norm(training):
+    def build(rng):
+        from ..nn import BatchNorm1d
+
+        norm = _randomised(BatchNorm1d(3), rng)
+        norm.running_mean.data[...] = rng.standard_normal(3)
+        norm.running_var.data[...] = rng.uniform(0.5, 2.0, 3)
+        norm.train(training)
+        return module_as_function(norm, rng.standard_normal((5, 3)))
+
+    return build
+
+
+def _layer_norm(rng):
+    from ..nn import LayerNorm
+
+    return module_as_function(_randomised(LayerNorm(4), rng), rng.standard_normal((3, 4)))
+
+
+def _embedding(rng):
+    from ..nn import Embedding
+
+    ids = np.array([[0, 4, 4], [2, 0, 1]])  # repeated ids: their gradients must add up
+    return module_as_function(Embedding(5, 3), fixed=(ids,))
+
+
+def _conv2d(rng):
+    from ..nn import Conv2d
+
+    conv = _randomised(Conv2d(2, 3, 3, stride=2, padding=1), rng)
+    return module_as_function(conv, rng.standard_normal((2, 2, 5, 5)))
+
+
+def _max_pool(rng):
+    from ..nn import MaxPool2d
+
+    return module_as_function(MaxPool2d(2), _distinct(rng, (2, 2, 4, 4)))
+
+
+def _avg_pool(rng):
+    from ..nn import AvgPool2d
+
+    return module_as_function(AvgPool2d(3, stride=2, padding=1), rng.standard_normal((1, 2, 5, 5)))
+
+
+def _flatten(rng):
+    from ..nn import Flatten
+
+    return module_as_function(Flatten(), rng.standard_normal((2, 3, 2, 2)))
+
+
+def _dropout(rng):
+    from ..engine.random import manual_seed
+    from ..nn import Dropout
+
+    fn, arrays = module_as_function(Dropout(0.4), rng.standard_normal((4, 5)))
+
+    def with_one_mask(*tensors):
+        manual_seed(0)  # every evaluation draws the same mask (this reseeds the package generator)
+        return fn(*tensors)
+
+    return with_one_mask, arrays
+
+
+def _activation(name, **options):
+    def build(rng):
+        from .. import nn
+
+        return module_as_function(getattr(nn, name)(**options), _off_kinks(rng, (3, 4)))
+
+    return build
+
+
+def _mlp(rng):
+    from ..nn import MLP
+
+    return module_as_function(MLP([3, 5, 4, 3], ["relu", "relu", "softmax"]), rng.standard_normal((4, 3)))
+
+
+def _perceptron(rng):
+    from ..nn import Perceptron
+
+    return module_as_function(_randomised(Perceptron(3), rng), rng.standard_normal((4, 3)))
+
+
+def _probabilities(rng, shape):
+    values = rng.uniform(0.1, 1.0, shape)
+    return values / values.sum(axis=-1, keepdims=True)
+
+
+def _cross_entropy_indices(rng):
+    from ..nn.functional import cross_entropy
+
+    labels = np.array([0, 2, 1, 2])
+    return (lambda logits: cross_entropy(logits, labels)), [rng.standard_normal((4, 3))]
+
+
+def _cross_entropy_probabilities(rng):
+    from ..nn.functional import cross_entropy
+
+    # soft targets may be learned too, so the check moves them as well as the logits
+    return cross_entropy, [rng.standard_normal((4, 3)), _probabilities(rng, (4, 3))]
+
+
+def _nll_loss(rng):
+    from ..nn.functional import nll_loss
+
+    labels = np.array([1, 0, 2, 2])
+    return (lambda log_probs: nll_loss(log_probs, labels, reduction="sum")), [-rng.uniform(0.1, 3.0, (4, 3))]
+
+
+def _mse_loss(rng):
+    from ..nn.functional import mse_loss
+
+    return mse_loss, [rng.standard_normal((4, 3)), rng.standard_normal((4, 3))]
+
+
+def _binary_cross_entropy(rng):
+    from ..nn.functional import binary_cross_entropy
+
+    return binary_cross_entropy, [rng.uniform(0.1, 0.9, (6,)), rng.uniform(0.0, 1.0, (6,))]
+
+
+def _binary_cross_entropy_with_logits(rng):
+    from ..nn.functional import binary_cross_entropy_with_logits
+
+    return binary_cross_entropy_with_logits, [_off_kinks(rng, (6,)), rng.uniform(0.0, 1.0, (6,))]
+
+
+def _l2_penalty(rng):
+    from ..nn.functional import l2_penalty
+
+    return (lambda w1, w2: l2_penalty([w1, w2], 0.1)), [rng.standard_normal((3, 2)), rng.standard_normal((2,))]
+
+
+MODULE_CHECKS: list = [
+    ModuleCheck("Linear", _in_float64(_linear)),
+    ModuleCheck("BatchNorm1d:train", _in_float64(_batch_norm(training=True))),
+    ModuleCheck("BatchNorm1d:eval", _in_float64(_batch_norm(training=False))),
+    ModuleCheck("LayerNorm", _in_float64(_layer_norm)),
+    ModuleCheck("Embedding", _in_float64(_embedding)),
+    ModuleCheck("Conv2d", _in_float64(_conv2d)),
+    ModuleCheck("MaxPool2d", _in_float64(_max_pool)),
+    ModuleCheck("AvgPool2d", _in_float64(_avg_pool)),
+    ModuleCheck("Flatten", _in_float64(_flatten)),
+    ModuleCheck("Dropout", _in_float64(_dropout)),
+    ModuleCheck("ReLU", _in_float64(_activation("ReLU"))),
+    ModuleCheck("LeakyReLU", _in_float64(_activation("LeakyReLU", alpha=0.1))),
+    ModuleCheck("Sigmoid", _in_float64(_activation("Sigmoid"))),
+    ModuleCheck("Tanh", _in_float64(_activation("Tanh"))),
+    ModuleCheck("Softmax", _in_float64(_activation("Softmax"))),
+    ModuleCheck("LogSoftmax", _in_float64(_activation("LogSoftmax"))),
+    ModuleCheck("Identity", _in_float64(_activation("Identity"))),
+    ModuleCheck("MLP", _in_float64(_mlp)),
+    ModuleCheck("Perceptron", _in_float64(_perceptron)),
+    ModuleCheck("cross_entropy:indices", _cross_entropy_indices, kind="loss"),
+    ModuleCheck("cross_entropy:probabilities", _cross_entropy_probabilities, kind="loss"),
+    ModuleCheck("nll_loss", _nll_loss, kind="loss"),
+    ModuleCheck("mse_loss", _mse_loss, kind="loss"),
+    ModuleCheck("binary_cross_entropy", _binary_cross_entropy, kind="loss"),
+    ModuleCheck("binary_cross_entropy_with_logits", _binary_cross_entropy_with_logits, kind="loss"),
+    ModuleCheck("l2_penalty", _l2_penalty, kind="loss"),
+]
+"""One row per nn module with parameters or a differentiable function, and per loss;
+``tinygrad-edu gradcheck`` sweeps them after the ops."""

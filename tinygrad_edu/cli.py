@@ -1,0 +1,248 @@
+"""The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
+
+    tinygrad-edu demo [iris|moons|spirals|digits] [--epochs N] [--lr LR] [--batch-size N]
+                      [--optimizer sgd|momentum|adam] [--seed N] [--out DIR]
+    tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
+    tinygrad-edu gradcheck [--only NAME ...]
+
+Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
+function that adds its arguments, and a function that runs it and returns
+the exit status. Bad input (an unknown name, a negative count, an unwritable
+folder) gets one line on stderr, ``tinygrad-edu: error: ...``, and exit
+status 2: never a traceback. A failed check, or a missing tool that a command
+cannot do without (Graphviz's ``dot`` for ``graph``), gives exit status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import __version__, demo
+
+PROG = "tinygrad-edu"
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a parse error raises ``UsageError`` (one line) instead of printing the usage."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+# ---------------------------------------------------------------------------- argument types
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
+def writable_folder(path) -> Path:
+    """Create ``path`` if needed and prove it writable by writing (and removing) a probe file."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+            pass
+    except (OSError, ValueError) as error:  # ValueError: a name the file system cannot hold (a NUL byte)
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UsageError(f"cannot write to the output folder {os.fspath(path)!r}: {reason}") from None
+    return folder
+
+
+# ---------------------------------------------------------------------------- demo
+
+
+def _demo_arguments(parser):
+    iris = demo.DATASETS["iris"]
+    parser.add_argument("dataset", nargs="?", default="iris", choices=list(demo.DATASETS),
+                        help="what to train on (default: iris, the tutorial's network)")
+    parser.add_argument("--epochs", type=positive_int, default=None, metavar="N",
+                        help=f"passes over the training data (default: the dataset's; iris {iris.epochs})")
+    parser.add_argument("--lr", type=positive_float, default=None, metavar="LR",
+                        help=f"learning rate (default: the dataset's; iris {iris.lr:g})")
+    parser.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                        help=f"samples per step (default: the dataset's; iris {iris.batch_size})")
+    parser.add_argument("--optimizer", choices=list(demo.OPTIMIZERS), default=None,
+                        help=f"{demo.OPTIMIZER_HELP} (default: the dataset's; iris {iris.optimizer})")
+    parser.add_argument("--seed", type=non_negative_int, default=demo.DEFAULT_SEED, metavar="N",
+                        help=f"seeds the split, the initial weights and the shuffling (default: {demo.DEFAULT_SEED})")
+    parser.add_argument("--out", default=demo.DEFAULT_OUT, metavar="DIR",
+                        help=f"folder for the pictures, report and weights (default: ./{demo.DEFAULT_OUT})")
+
+
+def _run_demo(args) -> int:
+    out = writable_folder(args.out)  # before training, so a bad folder fails at once
+    demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                  optimizer=args.optimizer, seed=args.seed)
+    return 0
+
+
+# ---------------------------------------------------------------------------- graph
+
+
+def int_list(text: str) -> list:
+    """'4,16,8,3' -> [4, 16, 8, 3]: at least two sizes, each at least 1."""
+    sizes = [positive_int(part.strip()) for part in text.split(",")]
+    if len(sizes) < 2:
+        raise argparse.ArgumentTypeError(f"needs an input and an output size, such as 4,16,8,3; got {text!r}")
+    return sizes
+
+
+def activation_list(text: str) -> list:
+    """'relu,relu,softmax' -> ['relu', 'relu', 'softmax'], each a name of ``nn.ACTIVATIONS``."""
+    from .nn import ACTIVATIONS
+
+    names = [part.strip() for part in text.split(",")]
+    known = sorted(name for name in ACTIVATIONS if name is not None)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown activation {unknown[0]!r}; choose from {', '.join(known)}")
+    return names
+
+
+def _graph_arguments(parser):
+    parser.add_argument("--layers", type=int_list, default=[4, 16, 8, 3], metavar="SIZES",
+                        help="layer sizes, input first, comma-separated (default: 4,16,8,3)")
+    parser.add_argument("--activations", type=activation_list, default=None, metavar="NAMES",
+                        help="one activation per layer, comma-separated (default: relu for the hidden layers, "
+                             "softmax for the output, as in the tutorial)")
+    parser.add_argument("--grads", action="store_true", help="show the gradient each tensor receives")
+    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                        help="seeds the weights and the batch (default: 0)")
+    parser.add_argument("--out", default="graph.svg", metavar="FILE",
+                        help="the picture to write: .svg, .png or .pdf (default: graph.svg)")
+
+
+def _run_graph(args) -> int:
+    from .tools.viz import FORMATS, mlp_step_graph, write_picture
+
+    layers = args.layers
+    activations = args.activations or ["relu"] * (len(layers) - 2) + ["softmax"]
+    if len(activations) != len(layers) - 1:
+        raise UsageError(f"--layers {','.join(map(str, layers))} makes {len(layers) - 1} layers, which need "
+                         f"{len(layers) - 1} activations; --activations gives {len(activations)}")
+    out = Path(args.out)
+    if out.suffix.lower().lstrip(".") not in FORMATS:
+        raise UsageError(f"--out must end in {', '.join('.' + f for f in FORMATS)}, got {args.out!r}")
+    writable_folder(out.parent)
+    if shutil.which("dot") is None:
+        print(f"{PROG}: error: to draw the graph, install {demo.TOOLS['dot'].install}", file=sys.stderr)
+        return 1
+    digraph = mlp_step_graph(layers, activations, show_grads=args.grads, seed=args.seed)
+    try:
+        print(f"Wrote {write_picture(digraph, out)}")
+    except OSError as error:  # a folder in the way, no permission
+        raise UsageError(f"cannot write {args.out!r}: {error.strerror or error}") from None
+    return 0
+
+
+# ---------------------------------------------------------------------------- gradcheck
+
+
+def _gradcheck_arguments(parser):
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="check only these ops or modules (names as in the report)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="N", help="seed for the input values (default: 0)")
+
+
+def _run_gradcheck(args) -> int:
+    from .tools import sweep
+
+    if args.only:
+        unknown = sorted(set(args.only) - set(sweep.known_names()))
+        if unknown:
+            raise UsageError(f"unknown check name(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sweep.known_names())}")
+    rows = sweep.sweep(only=set(args.only) if args.only else None, seed=args.seed)
+    print(sweep.format_table(rows))
+    return 0 if all(row.passed for row in rows) else 1
+
+
+# ---------------------------------------------------------------------------- the command table
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: ``add_arguments(parser)`` declares its options, ``run(args)`` returns the exit status."""
+
+    name: str
+    help: str
+    add_arguments: Callable
+    run: Callable
+
+
+COMMANDS = (
+    Command("demo", "train the tutorial's network (or another dataset's) and write its pictures",
+            _demo_arguments, _run_demo),
+    Command("graph", "draw the graph of one training step of an MLP", _graph_arguments, _run_graph),
+    Command("gradcheck", "check every op's and module's gradients against finite differences",
+            _gradcheck_arguments, _run_gradcheck),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="tinygrad_edu: a small autodiff framework on NumPy.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return its exit status."""
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_request:  # --help and --version end here
+            return exit_request.code or 0
+        return args.run(args)
+    except UsageError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

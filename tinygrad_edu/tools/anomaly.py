@@ -1,0 +1,145 @@
+"""Anomaly detection: find the first op whose result turns NaN or infinite, and the line that made it.
+
+    with tg.detect_anomaly():
+        loss = model(x)          # each op remembers the user's line that created it
+        loss.backward()          # the first NaN/Inf, forward or backward, raises AnomalyError
+
+Inside ``detect_anomaly`` every op records where it was created (the first frame
+outside this package: file, line, code) and checks its result; the backward sweep
+checks every gradient an op's backward returns. The first non-finite value raises
+``AnomalyError`` naming the op, its input shapes and the user's line.
+
+Off by default. When off it costs nothing: the engine reads one per-thread flag
+(``state.anomaly``) and calls ``check_forward``/``check_backward`` only when it is set.
+"""
+from __future__ import annotations
+
+import functools
+import linecache
+import os
+import sys
+
+import numpy as np
+
+from ..engine.function import raw, state
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+class AnomalyError(RuntimeError):
+    """A forward result or a gradient became NaN or infinite inside ``tg.detect_anomaly()``."""
+
+
+class detect_anomaly:
+    """Context manager (and decorator) that turns anomaly detection on for the current thread.
+
+    ``detect_anomaly(False)`` turns it off inside an enclosing block. The previous
+    setting comes back on exit, so blocks nest.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = bool(enabled)
+        self._previous = []  # a stack, so one instance can be entered again while active
+
+    def __enter__(self):
+        self._previous.append(state.anomaly)
+        state.anomaly = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        state.anomaly = self._previous.pop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with detect_anomaly(self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside ``tg.detect_anomaly()`` (per thread)."""
+    return state.anomaly
+
+
+# ---------------------------------------------------------------------------- hooks the engine calls
+
+
+def check_forward(ctx, inputs, out) -> None:
+    """Record where ``ctx`` was created; raise if its result ``out`` holds NaN or Inf."""
+    node = state.anomaly_backward_of  # set while a create_graph backward records its ops
+    ctx.creation = _user_frame() if node is None else node.creation
+    bad = _describe_nonfinite(out.data)
+    if not bad:
+        return
+    ctx.release()  # the node dies with the error: let go of its arrays now, not when the traceback goes
+    if node is None:
+        raise AnomalyError(
+            f"detect_anomaly: the forward result of {ctx.name} has {bad} (output shape {out.shape}); "
+            f"{_describe_inputs(inputs)}; created at {_where(ctx)}"
+        )
+    raise AnomalyError(
+        f"detect_anomaly: the backward of {node.name} produced {bad} in its {ctx.name} step "
+        f"(output shape {out.shape}); {_describe_inputs(inputs)}; {node.name} was created at {_where(node)}"
+    )
+
+
+def check_backward(ctx, tensor, input_grads) -> None:
+    """Raise if the gradients ``ctx.backward`` returned for its inputs hold NaN or Inf."""
+    for i, grad in enumerate(input_grads):
+        if grad is None:
+            continue
+        bad = _describe_nonfinite(raw(grad))
+        if bad:
+            raise AnomalyError(
+                f"detect_anomaly: the backward of {ctx.name} returned a gradient with {bad} for its "
+                f"input {i} (gradient shape {np.shape(raw(grad))}, output shape {tensor.shape}); "
+                f"{_describe_inputs(ctx.inputs)}; {ctx.name} was created at {_where(ctx)}"
+            )
+
+
+# ---------------------------------------------------------------------------- messages
+
+
+def _user_frame():
+    """(filename, line, code) of the innermost frame outside this package, or None."""
+    frame = sys._getframe(1)
+    while frame is not None and _in_package(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    filename, line = frame.f_code.co_filename, frame.f_lineno
+    return filename, line, linecache.getline(filename, line).strip()
+
+
+@functools.lru_cache(maxsize=None)
+def _in_package(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR)
+
+
+def _where(ctx) -> str:
+    if ctx.creation is None:
+        return "an unknown line (the op ran outside detect_anomaly, so no location was recorded)"
+    filename, line, code = ctx.creation
+    return f"{filename}:{line}: {code}" if code else f"{filename}:{line}"
+
+
+def _describe_nonfinite(array) -> str:
+    """'2 nan, 1 +inf' for the non-finite entries of a floating array, '' when all are finite."""
+    array = np.asarray(array)
+    if array.dtype.kind != "f" or np.isfinite(array).all():
+        return ""
+    counts = [(int(np.isnan(array).sum()), "nan"), (int(np.isposinf(array).sum()), "+inf"),
+              (int(np.isneginf(array).sum()), "-inf")]
+    return ", ".join(f"{n} {label}" for n, label in counts if n)
+
+
+def _describe_inputs(inputs) -> str:
+    parts = []
+    for x in inputs:
+        data = raw(x)
+        bad = _describe_nonfinite(data)
+        parts.append(f"{np.shape(data)}" + (f" (already {bad})" if bad else ""))
+    return "input shapes " + ", ".join(parts)
