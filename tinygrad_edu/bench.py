@@ -1,4 +1,10 @@
-"""Benchmarks: ``python -m tinygrad_edu.bench [--quick] [--scenarios D,E] [--json PATH]``.
+"""Benchmarks: ``tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N]``.
+
+(``python -m tinygrad_edu.bench`` takes the same options.)
+
+Scenarios A, B and C time one training step (forward, cross-entropy, backward, SGD
+update) of a multi-layer perceptron at three sizes; D the overhead of recording one
+op; E backward through long chains, and the peak memory of a C step.
 
 Each *case* times one piece of work done by several implementations: tinygrad_edu,
 plain NumPy doing the same arithmetic with no graph (the *floor*: no framework
@@ -139,6 +145,10 @@ def environment(threads: int) -> Dict[str, object]:
     }
 
 
+class BenchError(ValueError):
+    """Bad options: an unknown scenario, a thread count that cannot be set."""
+
+
 def set_threads(requested: Optional[int]) -> int:
     """Give BLAS and PyTorch the same thread count; return it."""
     threads, source = _blas_threads()
@@ -146,8 +156,8 @@ def set_threads(requested: Optional[int]) -> int:
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
-            raise SystemExit(
-                f"bench: BLAS runs {threads} thread(s) ({source}); to use {requested}, start with "
+            raise BenchError(
+                f"BLAS runs {threads} thread(s) ({source}); to use {requested}, start with "
                 f"OPENBLAS_NUM_THREADS={requested} (or OMP_NUM_THREADS) set, or install threadpoolctl"
             ) from None
         threadpool_limits(requested, user_api="blas")
@@ -218,7 +228,7 @@ def run_scenario(scenario: Scenario, quick: bool) -> tuple:
             result = Result(scenario.key, case.name, name, size=case.size)
             if name in timings:
                 result.median_s, result.repeats_s, result.calls_per_repeat = timings[name]
-            if case.memory and name != TORCH:  # tracemalloc cannot see PyTorch's allocator
+            if case.memory:
                 result.peak_bytes = peak_memory(prepare)
             results.append(result)
         _fill_ratios([r for r in results if r.case == case.name], case.floor)
@@ -236,6 +246,205 @@ def _fill_ratios(results: List[Result], floor: str) -> None:
             r.ratio_to_torch = r.median_s / by_name[TORCH].median_s
         if base is not None and base.peak_bytes and r.peak_bytes is not None:
             r.peak_ratio_to_floor = r.peak_bytes / base.peak_bytes
+
+
+# ----------------------------------------------------------------------------- scenarios A, B, C: a training step
+
+LEARNING_RATE = 0.01
+
+
+@dataclass
+class Problem:
+    """One training step's inputs, shared by every implementation: the same data and initial weights.
+
+    x (batch, sizes[0]); labels (batch,) class indices; onehot (batch, sizes[-1]) the same
+    labels one-hot (the reference network's target format); weights[i] (sizes[i], sizes[i+1])
+    and biases[i] (sizes[i+1],) as ``reference.MLP`` draws them (He for the ReLU layers).
+    """
+
+    sizes: tuple
+    batch: int
+    dtype: np.dtype
+    x: np.ndarray
+    labels: np.ndarray
+    onehot: np.ndarray
+    weights: list
+    biases: list
+    lr: float = LEARNING_RATE
+
+    @property
+    def name(self) -> str:
+        return f"{'-'.join(map(str, self.sizes))}, batch {self.batch}, {self.dtype.name}"
+
+
+def make_problem(sizes, batch, dtype, seed=0) -> Problem:
+    """Random inputs and labels, and the reference network's initial weights (ReLU hidden layers)."""
+    from . import reference
+
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    x = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    labels = rng.integers(0, sizes[-1], size=batch)
+    onehot = np.eye(sizes[-1], dtype=dtype)[labels]
+    initial = reference.MLP(sizes, dtype=dtype, rng=rng)
+    return Problem(tuple(sizes), batch, dtype, x, labels, onehot, initial.weights, initial.biases)
+
+
+class ReferenceStep:
+    """The floor: ``reference.MLP``'s hand-written forward, loss, backward and SGD update."""
+
+    def __init__(self, problem: Problem):
+        from . import reference
+
+        self.problem = problem
+        self.net = reference.MLP(problem.sizes, dtype=problem.dtype, rng=np.random.default_rng(0))
+        self.reset()
+
+    def reset(self):
+        """Back to the problem's initial weights (written in place)."""
+        for W, b, W0, b0 in zip(self.net.weights, self.net.biases, self.problem.weights, self.problem.biases):
+            W[...], b[...] = W0, b0
+
+    def __call__(self) -> float:
+        p = self.problem
+        return self.net.train_step(p.x, p.onehot, p.lr)
+
+    def parameters(self):
+        """[(W (in, out), b (out,)), ...] as ndarrays."""
+        return list(zip(self.net.weights, self.net.biases))
+
+
+class TinygradStep:
+    """tinygrad_edu: ``nn.MLP``, ``F.cross_entropy`` on the logits, ``optim.SGD``."""
+
+    def __init__(self, problem: Problem):
+        from . import nn, optim
+
+        self.problem = problem
+        activations = ["relu"] * (len(problem.sizes) - 2) + ["softmax"]
+        self.model = nn.MLP(problem.sizes, activations, dtype=problem.dtype)
+        self.optimizer = optim.SGD(self.model.parameters(), lr=problem.lr)
+        self.cross_entropy = nn.functional.cross_entropy
+        self.reset()
+
+    def reset(self):
+        with tg.no_grad():
+            for layer, W0, b0 in zip(self.model.layers, self.problem.weights, self.problem.biases):
+                layer.weight.copy_(W0)
+                layer.bias.copy_(b0)
+
+    def __call__(self) -> float:
+        p = self.problem
+        self.optimizer.zero_grad()
+        loss = self.cross_entropy(self.model.logits(p.x), p.labels)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def parameters(self):
+        return [(layer.weight.data, layer.bias.data) for layer in self.model.layers]
+
+
+class TorchStep:
+    """PyTorch eager: ``torch.nn.Linear`` layers with the same initial weights, ``F.cross_entropy``, SGD."""
+
+    def __init__(self, problem: Problem):
+        torch = _torch()
+        self.torch, self.problem = torch, problem
+        dtype = getattr(torch, problem.dtype.name)
+        layers = []
+        for n_in, n_out in zip(problem.sizes[:-1], problem.sizes[1:]):
+            layers += [torch.nn.Linear(n_in, n_out, dtype=dtype), torch.nn.ReLU()]
+        self.model = torch.nn.Sequential(*layers[:-1])  # no ReLU after the last layer: the logits
+        self.linears = [m for m in self.model if isinstance(m, torch.nn.Linear)]
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=problem.lr)
+        self.x = torch.from_numpy(problem.x)
+        self.labels = torch.from_numpy(problem.labels)
+        self.reset()
+
+    def reset(self):
+        with self.torch.no_grad():
+            for linear, W0, b0 in zip(self.linears, self.problem.weights, self.problem.biases):
+                linear.weight.copy_(self.torch.from_numpy(W0.T))  # torch keeps (out, in)
+                linear.bias.copy_(self.torch.from_numpy(b0))
+
+    def __call__(self) -> float:
+        self.optimizer.zero_grad()
+        loss = self.torch.nn.functional.cross_entropy(self.model(self.x), self.labels)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def parameters(self):
+        return [(linear.weight.detach().numpy().T, linear.bias.detach().numpy()) for linear in self.linears]
+
+
+def step_implementations(problem: Problem) -> Dict[str, object]:
+    """name -> a training step over ``problem`` (callable; ``reset()`` and ``parameters()`` too)."""
+    steps = {FLOOR: ReferenceStep(problem), OURS: TinygradStep(problem)}
+    if _torch() is not None:
+        steps[TORCH] = TorchStep(problem)
+    return steps
+
+
+def _step_prepare(step) -> Prepare:
+    def prepare(number):
+        step.reset()  # every repeat trains from the same initial weights
+        return step
+
+    return prepare
+
+
+def _step_case(sizes, batch, dtype) -> Case:
+    problem = make_problem(sizes, batch, dtype)
+    implementations = {name: _step_prepare(step) for name, step in step_implementations(problem).items()}
+    return Case(f"training step {problem.name}", implementations)
+
+
+def _matmul_case(sizes, batch, dtype) -> Case:
+    """The step's matrix products alone, in NumPy with the same shapes: what a step cannot go below.
+
+    Forward a_i @ W_i per layer; backward a_i.T @ dZ_i per layer and dZ_i @ W_i.T for all
+    but the first layer (whose input needs no gradient).
+    """
+    rng = np.random.default_rng(1)
+    acts = [rng.standard_normal((batch, n)).astype(dtype) for n in sizes[:-1]]
+    dzs = [rng.standard_normal((batch, n)).astype(dtype) for n in sizes[1:]]
+    weights = [rng.standard_normal((n_in, n_out)).astype(dtype) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+
+    def matmuls():
+        for a, W in zip(acts, weights):
+            a @ W
+        for a, dz in zip(acts, dzs):
+            a.T @ dz
+        for dz, W in zip(dzs[1:], weights[1:]):
+            dz @ W.T
+
+    return Case(f"its matmuls alone ({'-'.join(map(str, sizes))}, batch {batch})", {FLOOR: lambda n: matmuls})
+
+
+def _a_cases(quick: bool) -> List[Case]:
+    return [_step_case((4, 16, 8, 3), 16, np.float64), _step_case((4, 16, 8, 3), 16, np.float32)]
+
+
+def _b_cases(quick: bool) -> List[Case]:
+    return [_step_case((784, 256, 128, 10), 128, np.float32)]
+
+
+def _c_cases(quick: bool) -> List[Case]:
+    sizes, batch = (784, 1024, 1024, 10), (64 if quick else 512)  # quick: a smaller batch, same layers
+    return [_step_case(sizes, batch, np.float32), _matmul_case(sizes, batch, np.float32)]
+
+
+def _c_summary(results: List[Result]) -> Dict[str, object]:
+    """Share of the step spent in matrix products: the matmuls' time over the step's."""
+    matmuls = next((r for r in results if r.case.startswith("its matmuls")), None)
+    figures = {}
+    if matmuls is not None and matmuls.median_s:
+        for r in results:
+            if r.case.startswith("training step") and r.implementation in (FLOOR, OURS) and r.median_s:
+                figures[f"matmul share of the step, {r.implementation}"] = matmuls.median_s / r.median_s
+    return figures
 
 
 # ----------------------------------------------------------------------------- scenario D: per-op overhead
@@ -326,9 +535,11 @@ def _memory_cases(quick: bool) -> List[Case]:
     if c is None:
         return []
     return [
-        Case(f"memory of one step: {case.name}", case.implementations, floor=case.floor, timed=False, memory=True)
+        Case(f"memory of one step: {case.name}", {name: prepare for name, prepare in case.implementations.items()
+                                                  if name != TORCH},  # tracemalloc cannot see PyTorch's allocator
+             floor=case.floor, timed=False, memory=True)
         for case in c.build(quick)
-        if case.timed
+        if OURS in case.implementations  # a step, not the matmuls alone
     ]
 
 
@@ -351,6 +562,9 @@ def _e_summary(results: List[Result]) -> Dict[str, object]:
 SCENARIOS: Dict[str, Scenario] = {
     s.key: s
     for s in (
+        Scenario("A", "training step, the tutorial's size", _a_cases),
+        Scenario("B", "training step, an MNIST-sized MLP", _b_cases),
+        Scenario("C", "training step, a wide MLP (BLAS-bound); share of it spent in matmul", _c_cases, _c_summary),
         Scenario("D", "overhead of recording an op and of a tiny backward", _d_cases),
         Scenario("E", "backward through long chains (linear in graph size); peak memory of a C step", _e_cases, _e_summary),
     )
@@ -414,21 +628,42 @@ def format_report(env: Dict[str, object], results: List[Result], figures: Dict[s
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="tinygrad-edu bench",
-        description="Time tinygrad_edu against plain NumPy (the floor) and PyTorch (when installed).",
-    )
-    parser.add_argument("--quick", action="store_true", help="a reduced run that takes a few seconds")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
-    parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
-    parser.add_argument("--threads", type=int, help="BLAS and PyTorch threads (default: what BLAS uses now)")
-    args = parser.parse_args(argv)
+def _thread_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
-    keys = [k.strip().upper() for k in args.scenarios.split(",") if k.strip()]
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options (shared by ``tinygrad-edu bench`` and ``python -m tinygrad_edu.bench``)."""
+    parser.add_argument("--quick", action="store_true", help="a reduced run that takes a few seconds")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), metavar="KEYS",
+                        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
+    parser.add_argument("--threads", type=_thread_count, metavar="N",
+                        help="BLAS and PyTorch threads (default: what BLAS uses now)")
+
+
+def scenario_keys(text: str) -> List[str]:
+    """'a, c' -> ['A', 'C']; a BenchError names any unknown key."""
+    keys = [k.strip().upper() for k in text.split(",") if k.strip()]
     unknown = [k for k in keys if k not in SCENARIOS]
-    if unknown:
-        parser.error(f"unknown scenario(s) {', '.join(unknown)}; available: {', '.join(SCENARIOS)}")
+    if unknown or not keys:
+        shown = ", ".join(unknown) if unknown else repr(text)
+        raise BenchError(f"unknown scenario(s) {shown}; available: {', '.join(SCENARIOS)}")
+    return keys
+
+
+def run(args) -> int:
+    """Run the scenarios ``args`` name, print the table, write the JSON file if asked.
+
+    Bad options raise ``BenchError`` before anything is timed.
+    """
+    keys = scenario_keys(args.scenarios)
     env = environment(set_threads(args.threads))
     results: List[Result] = []
     figures: Dict[str, Dict[str, object]] = {}
@@ -449,6 +684,19 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump(payload, f, indent=2)
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tinygrad_edu.bench",
+        description="Time tinygrad_edu against plain NumPy (the floor) and PyTorch (when installed).",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except BenchError as error:
+        parser.error(str(error))
 
 
 if __name__ == "__main__":

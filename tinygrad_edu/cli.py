@@ -4,6 +4,7 @@
                       [--optimizer sgd|momentum|adam] [--seed N] [--out DIR]
     tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
     tinygrad-edu gradcheck [--only NAME ...]
+    tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N]
 
 Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
 function that adds its arguments, and a function that runs it and returns
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import __version__, demo
+from . import __version__, bench, demo
 
 PROG = "tinygrad-edu"
 
@@ -194,6 +195,16 @@ def _run_gradcheck(args) -> int:
     return 0 if all(row.passed for row in rows) else 1
 
 
+# ---------------------------------------------------------------------------- bench
+
+
+def _run_bench(args) -> int:
+    try:
+        return bench.run(args)
+    except bench.BenchError as error:
+        raise UsageError(str(error)) from None
+
+
 # ---------------------------------------------------------------------------- the command table
 
 
@@ -213,6 +224,8 @@ COMMANDS = (
     Command("graph", "draw the graph of one training step of an MLP", _graph_arguments, _run_graph),
     Command("gradcheck", "check every op's and module's gradients against finite differences",
             _gradcheck_arguments, _run_gradcheck),
+    Command("bench", "time training steps and op overhead against plain NumPy and PyTorch",
+            bench.add_arguments, _run_bench),
 )
 
 
