@@ -148,29 +148,42 @@ class ShapeError(ValueError):
 # the same array (a weight used by two losses), so each array counts its holders
 # and becomes writeable again only when the last one lets go: after a backward
 # without retain_graph, or when an unused graph is dropped.
-_holders = {}  # id(array) -> [array, number of graph nodes holding it]
-_holders_lock = threading.RLock()  # reentrant: a node's __del__ may run inside _lock
+_holders = {}  # id(array) -> number of graph nodes holding it (each node keeps the array alive)
+_holders_lock = threading.RLock()  # reentrant: a dropped node may let go inside _lock
 
 
-def _lock(arrays, out):
+class _Held(list):
+    """The arrays one node holds read-only; dropped unreleased (a graph that never ran
+    backward), it lets go of them. Only nodes that hold something pay for this."""
+
+    __slots__ = ()
+
+    def __del__(self):
+        if self:
+            try:
+                _unlock(self)
+            except Exception:  # interpreter shutdown: the module may already be torn down
+                pass
+
+
+def _lock(arrays):
     """Make the arrays a recorded op saved read-only; returns what it holds, for ``_unlock``.
 
     ``Tensor``'s in-place methods (used by the optimizers) copy instead of writing
     into a held array and bump the tensor's version, which backward checks. The base
-    of a view is held too: writing through it would change the view. ``out`` is held
-    only when backward reads it.
+    of a view is held too: writing through it would change the view.
     """
-    held = []
+    held = _Held()
     with _holders_lock:
-        for array in (*arrays, out):
+        for array in arrays:
             while type(array) is np.ndarray:  # the array, then the base it is a view of, if any
-                entry = _holders.get(id(array))
-                if entry is not None:
-                    entry[1] += 1
+                key = id(array)
+                if key in _holders:
+                    _holders[key] += 1
                     held.append(array)
                 elif array.flags.writeable:
-                    array.setflags(write=False)
-                    _holders[id(array)] = [array, 1]
+                    array.setflags(False)  # positional: ~50 ns cheaper than write=False
+                    _holders[key] = 1
                     held.append(array)
                 # else read-only by its owner (a broadcast view, a user's choice): never ours to unlock
                 array = array.base
@@ -178,22 +191,21 @@ def _lock(arrays, out):
 
 
 def _unlock(held):
-    """Let go of arrays ``_lock`` returned; each becomes writeable when its last holder is gone."""
-    released = []
+    """Let go of arrays ``_lock`` returned (and empty ``held``); each becomes writeable when its last holder is gone."""
     with _holders_lock:
-        for array in held:
-            entry = _holders[id(array)]
-            entry[1] -= 1
-            if entry[1] == 0:
-                del _holders[id(array)]
-                released.append(array)
-        # Owners before views (NumPy makes a view writeable only if its base already is):
-        # _lock put each base after its view, so the base is released after it, too.
-        for array in reversed(released):
+        # Bases before views (NumPy makes a view writeable only if its base already is):
+        # _lock put each base after its view, so going backwards frees the base first.
+        for array in reversed(held):
+            key = id(array)
+            if _holders[key] > 1:
+                _holders[key] -= 1
+                continue
+            del _holders[key]
             try:
-                array.setflags(write=True)
+                array.setflags(True)
             except ValueError:  # its base is still held by another graph (or read-only by its owner)
                 pass
+        held.clear()
 
 
 class Function:
@@ -334,9 +346,9 @@ class Function:
             # Hold read-only what backward reads (see the class docstring).
             if cls.saves_output:
                 ctx.out = out.data
-                ctx.locked = _lock(arrays if cls.reads_inputs else (), ctx.out)
+                ctx.locked = _lock((*arrays, ctx.out) if cls.reads_inputs else (ctx.out,))
             elif cls.reads_inputs:
-                ctx.locked = _lock(arrays, None)
+                ctx.locked = _lock(arrays)
         if state.anomaly:
             from ..tools.anomaly import check_forward
 
@@ -344,20 +356,14 @@ class Function:
         return out
 
     def release(self):
-        """Free what backward needed (after a backward without retain_graph): unlock and drop the arrays."""
+        """Free what backward needed (after a backward without retain_graph): unlock and drop the arrays.
+
+        (A node dropped without a backward lets go of its arrays too: see ``_Held``.)
+        """
         self.freed = True
         self.arrays = self.out = None
-        locked, self.locked = self.locked, ()
-        if locked:
-            _unlock(locked)
-
-    def __del__(self):
-        # A graph dropped without a backward lets go of its arrays here.
         if self.locked:
-            try:
-                _unlock(self.locked)
-            except Exception:  # interpreter shutdown: the module may already be torn down
-                pass
+            _unlock(self.locked)
 
     @property
     def name(self) -> str:

@@ -34,12 +34,11 @@ def sum_to_shape(g, shape):
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    return g.reshape(shape)
+    ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if lead and shape and not ones:  # only leading axes (a bias): one sum, no reshape
+        return g.sum(axis=tuple(range(lead)))
+    # keepdims, then reshape: a full reduction without keepdims gives a NumPy scalar, not an array
+    return g.sum(axis=tuple(range(lead)) + ones, keepdims=True).reshape(shape)
 
 
 def _normalize_axes(axis, ndim, op):
@@ -169,14 +168,19 @@ class Sigmoid(Function):
 
 
 class Relu(Function):
-    """out = max(x, 0);  dx = g * (x > 0)"""
+    """out = max(x, 0);  dx = g * (out > 0)"""
 
-    # Primitive for speed: it sits in every hidden layer.
+    # Primitive for speed: it sits in every hidden layer. Backward reads out (out > 0
+    # exactly where x > 0), not x: x, the pre-activation, is then freed after forward,
+    # and out is held anyway by the next layer's matmul.
+    saves_output = True
+    reads_inputs = False
+
     def forward(self, x):
         return np.maximum(x, 0)
 
     def backward(self, g, out, x):
-        return (g * (raw(x) > 0),)
+        return (g * (raw(out) > 0),)
 
 
 class LeakyRelu(Function):
@@ -433,12 +437,13 @@ class SoftmaxCrossEntropy(Function):
     # x: logits (N, C); t: target probabilities (N, C). reduction "mean" (w = 1/N) and
     # "sum" (w = 1) give a scalar; "none" gives the N per-sample losses (w = 1, no sum).
     def forward(self, x, t, reduction="mean"):
-        shifted = x - x.max(axis=1, keepdims=True)
-        self.log_probs = log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        log_probs = x - np.maximum.reduce(x, axis=1, keepdims=True)  # shifted: exp cannot overflow
+        log_probs -= np.log(np.add.reduce(np.exp(log_probs), axis=1, keepdims=True))
+        self.log_probs = log_probs
         self.reduced = reduction != "none"
         self.weight = 1.0 / x.shape[0] if reduction == "mean" else 1.0
-        if self.reduced:
-            return np.asarray(-(t * log_probs).sum() * self.weight)
+        if self.reduced:  # vdot: the sum of t * log_probs in one pass, without the product array
+            return np.asarray(-np.vdot(t, log_probs) * self.weight)
         return -(t * log_probs).sum(axis=1)
 
     def backward(self, g, out, x, t):

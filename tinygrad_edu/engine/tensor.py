@@ -264,20 +264,27 @@ class Tensor:
     def add_(self, other, alpha=1.0) -> Tensor:
         """``self += alpha * other`` without recording (used by optimizers under no_grad)."""
         self._check_inplace("add_")
-        other = other.data if isinstance(other, Tensor) else other
-        if self.data.flags.writeable:
-            if alpha == 1.0:
-                self.data += other
-            else:
-                self.data += alpha * other
-            self._version += 1
-            return self
-        return self._write(self.data + alpha * other)
+        return self._add_scaled(other, alpha)
 
     def sub_(self, other, alpha=1.0) -> Tensor:
         """``self -= alpha * other`` without recording: the plain SGD step ``w.sub_(w.grad, alpha=lr)``."""
-        self._check_inplace("sub_")  # so the error names the method the user called
-        return self.add_(other, alpha=-alpha)
+        self._check_inplace("sub_")
+        return self._add_scaled(other, -alpha)
+
+    def _add_scaled(self, other, alpha):
+        """``self += alpha * other``: into this tensor's own array unless a graph holds it."""
+        other = other.data if isinstance(other, Tensor) else other
+        data = self.data
+        if not data.flags.writeable:  # a live graph saved the current array: leave it intact for that graph
+            return self._write(data + alpha * other)
+        if alpha == 1.0:
+            data += other
+        elif alpha == -1.0:
+            data -= other
+        else:
+            data += alpha * other
+        self._version += 1
+        return self
 
     def mul_(self, other) -> Tensor:
         """``self *= other`` without recording (weight decay, momentum)."""

@@ -47,7 +47,13 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self._in_scope(self.forward, *args, **kwargs)
+        # _in_scope written out: this runs for every layer of every step
+        parent = state.scope
+        state.scope = (parent or ()) + (ModuleCall(self),)
+        try:
+            return self.forward(*args, **kwargs)
+        finally:
+            state.scope = parent
 
     def _in_scope(self, method, *args, **kwargs):
         """Run ``method`` as a call of this module: ops it records carry it in their scope.
