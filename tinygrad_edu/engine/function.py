@@ -135,6 +135,8 @@ def lib(value):
 
 def raw(value):
     """The ndarray behind a Tensor (or the value itself): for masks and constants in backward."""
+    if type(value) is np.ndarray:  # the plain backward's case, first
+        return value
     data = getattr(value, "data", value)
     return data if isinstance(data, np.ndarray) else np.asarray(data)
 
@@ -325,7 +327,6 @@ class Function:
         except ValueError as e:  # NumPy's own message, e.g. a broadcast mismatch: say which op and shapes
             shapes = ", ".join(str(np.shape(a)) for a in arrays)
             raise ShapeError(f"{cls.__name__}: {e} (operand shapes {shapes})") from None
-        out = Tensor._make(data)
         out = Tensor._make(data)
         if cls.returns_view:
             data = out.data

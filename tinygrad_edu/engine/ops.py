@@ -33,10 +33,10 @@ def sum_to_shape(g, shape):
     """
     if g.shape == shape:
         return g
+    if shape and g.shape[1:] == shape:  # one leading axis, e.g. a bias's batch axis: one sum
+        return g.sum(axis=0)
     lead = g.ndim - len(shape)
     ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    if lead and shape and not ones:  # only leading axes (a bias): one sum, no reshape
-        return g.sum(axis=tuple(range(lead)))
     # keepdims, then reshape: a full reduction without keepdims gives a NumPy scalar, not an array
     return g.sum(axis=tuple(range(lead)) + ones, keepdims=True).reshape(shape)
 

@@ -6,9 +6,17 @@ container is an attribute called ``layers``.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .module import Module
+
+
+@functools.lru_cache(maxsize=None)
+def _index_names(length: int) -> tuple:
+    """("0", "1", ..., str(length - 1)): a container's attribute names, made once per length."""
+    return tuple(map(str, range(length)))
 
 
 class ModuleList(Module):
@@ -33,7 +41,7 @@ class ModuleList(Module):
     def __iter__(self):
         # direct lookups, not an attribute walk: models iterate their layers on every forward
         items = self.__dict__
-        return iter([items[str(i)] for i in range(self._length)])
+        return iter([items[name] for name in _index_names(self._length)])
 
     def __getitem__(self, index):
         if isinstance(index, slice):

@@ -76,14 +76,17 @@ def _class_probabilities(op: str, scores: Tensor, target):
         if data.shape[0] != n:
             raise ShapeError(f"{op}: target has {data.shape[0]} class indices for a batch of {n} "
                              f"(logits shape {scores.shape})")
-        if data.min() < 0 or data.max() >= c:
+        onehot = np.zeros((n, c), dtype=scores.dtype)
+        try:  # an index >= c fails the assignment; a negative one would count from the end
+            if data.min() < 0:
+                raise IndexError
+            onehot[np.arange(n), data] = 1
+        except IndexError:
             bad = sorted(set(data[(data < 0) | (data >= c)].tolist()))[:5]
             raise ValueError(
                 f"{op}: target class indices {bad} are out of range for {c} classes (logits shape {scores.shape}); "
                 f"indices must lie in [0, {c - 1}]"
-            )
-        onehot = np.zeros((n, c), dtype=scores.dtype)
-        onehot[np.arange(n), data] = 1
+            ) from None
         return onehot
     if data.ndim != 2 or data.shape != scores.shape:
         raise ShapeError(
