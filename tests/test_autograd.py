@@ -94,6 +94,32 @@ def test_saved_output_is_read_only_until_backward():
     y.data[0] = 0.0  # the graph let go of it
 
 
+def test_relu_holds_its_output_not_the_pre_activation():
+    x, w = leaf([[1.0, -2.0]]), leaf([[1.0, 0.5], [0.5, 1.0]])
+    h = x @ w  # [[0, -1.5]]: one entry exactly 0, where the gradient is taken as 0
+    r = h.relu()
+    loss = (r * 3.0).sum()
+    assert h.data.flags.writeable and not r.data.flags.writeable  # h can be freed after forward
+    loss.backward()
+    np.testing.assert_allclose(w.grad.data, [[0.0, 0.0], [0.0, 0.0]])
+    x2 = leaf([[1.0, 2.0]])
+    ((x2 @ w).relu() * 3.0).sum().backward()
+    np.testing.assert_allclose(w.grad.data, [[3.0, 3.0], [6.0, 6.0]])
+
+
+def test_a_node_that_holds_nothing_has_nothing_to_let_go():
+    from tinygrad_edu.engine import function
+
+    held_elsewhere = len(function._holders)  # by graphs other tests may not have dropped yet
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = a + b  # Add reads no input values
+    assert y.grad_fn.locked == () and len(function._holders) == held_elsewhere
+    z = a * b
+    assert len(z.grad_fn.locked) == 2 and len(function._holders) == held_elsewhere + 2
+    del z  # dropped without a backward: its holder list lets go
+    assert len(function._holders) == held_elsewhere and a.data.flags.writeable
+
+
 # ----------------------------------------------------------------------------- who owns each .grad
 
 
