@@ -44,6 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
@@ -54,6 +55,7 @@ def positive_int(text: str) -> int:
 
 
 def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
     try:
         value = int(text)
     except ValueError:
@@ -64,6 +66,7 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_float(text: str) -> float:
+    """An argparse type: a finite number greater than 0."""
     try:
         value = float(text)
     except ValueError:
@@ -230,6 +233,7 @@ COMMANDS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: one subcommand per row of ``COMMANDS``."""
     parser = _Parser(prog=PROG, description="tinygrad_edu: a small autodiff framework on NumPy.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

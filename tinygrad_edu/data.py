@@ -129,6 +129,7 @@ class StandardScaler:
         return ((X - self.mean_) / self.scale_).astype(self._dtype(X))
 
     def fit_transform(self, X) -> np.ndarray:
+        """``fit(X)``, then ``transform(X)``: X standardised with its own statistics."""
         return self.fit(X).transform(X)
 
     def inverse_transform(self, X) -> np.ndarray:
@@ -194,8 +195,9 @@ def batches(X, y, batch_size, shuffle=True, seed=None):
     ``shuffle`` the order is a fresh permutation drawn from ``seed``'s Generator.
     Tensors in give Tensors out (no graph is recorded); arrays in give arrays.
 
-    >>> [len(xb) for xb, _ in batches(np.zeros((10, 2)), np.zeros(10), 4, shuffle=False)]
-    [4, 4, 2]
+    Examples:
+        >>> [len(xb) for xb, _ in batches(np.zeros((10, 2)), np.zeros(10), 4, shuffle=False)]
+        [4, 4, 2]
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batches: batch_size must be a positive integer, got {batch_size!r}")

@@ -83,6 +83,7 @@ class DemoRun:
 
     @property
     def scores(self):
+        """What the loss is computed from: the model's ``logits`` when it has them (see ``scores_of``)."""
         return scores_of(self.model)
 
     def predict(self, X) -> np.ndarray:

@@ -25,6 +25,7 @@ class MissingDependencyError(ImportError):
 
 
 def have_matplotlib() -> bool:
+    """True when matplotlib can be imported (the pictures need it; training does not)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:

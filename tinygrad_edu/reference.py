@@ -39,39 +39,48 @@ def sigmoid(z):
 
 
 def sigmoid_derivative(z):
+    """s (1 - s) with s = sigmoid(z)."""
     s = sigmoid(z)
     return s * (1 - s)
 
 
 def relu(z):
+    """max(z, 0)."""
     return np.maximum(z, 0)
 
 
 def relu_derivative(z):
+    """1 where z > 0, else 0 (0 at the kink itself, as the tutorial's)."""
     return (z > 0).astype(z.dtype)
 
 
 def tanh(z):
+    """tanh(z)."""
     return np.tanh(z)
 
 
 def tanh_derivative(z):
+    """1 - tanh(z)^2."""
     return 1 - np.tanh(z) ** 2
 
 
 def leaky_relu(z, alpha=0.01):
+    """z where z > 0, else alpha z."""
     return np.where(z > 0, z, alpha * z)
 
 
 def leaky_relu_derivative(z, alpha=0.01):
+    """1 where z > 0, else alpha."""
     return np.where(z > 0, 1.0, alpha).astype(z.dtype)
 
 
 def identity(z):
+    """z unchanged: the 'linear' activation."""
     return z
 
 
 def identity_derivative(z):
+    """Ones of z's shape."""
     return np.ones_like(z)
 
 
@@ -146,6 +155,7 @@ def softmax_cross_entropy_backward(probs, y_onehot):
 
 
 def log_softmax(z):
+    """Row-wise log-probabilities, z - max - log(sum(exp(z - max))): finite where softmax underflows."""
     shifted = z - z.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
@@ -194,10 +204,12 @@ def dropout_mask(shape, p, rng):
 
 
 def dropout_forward(X, mask):
+    """X * mask (the mask from ``dropout_mask``, already scaled by 1 / (1 - p))."""
     return X * mask
 
 
 def dropout_backward(dA, mask):
+    """dA * mask: the units that were dropped pass no gradient."""
     return dA * mask
 
 
@@ -309,6 +321,7 @@ def step_decay(initial_lr, epoch, drop_rate=0.5, epochs_drop=100):
 
 
 def exponential_decay(initial_lr, epoch, decay_rate=0.96):
+    """Multiply by decay_rate every epoch: initial_lr * decay_rate ** epoch."""
     return initial_lr * decay_rate**epoch
 
 
@@ -414,4 +427,5 @@ class MLP:
         return loss
 
     def predict(self, X):
+        """Class indices (n,): the argmax of the output for each row of X."""
         return np.argmax(self.forward(X), axis=1)

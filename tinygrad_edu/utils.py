@@ -1,12 +1,13 @@
 """Utilities for looking inside a training run: the gradient-flow report.
 
->>> import numpy as np, tinygrad_edu as tg
->>> model = tg.nn.MLP([4, 8, 3])
->>> x, y = np.ones((2, 4), dtype=np.float32), np.array([0, 2])
->>> tg.nn.functional.cross_entropy(model.logits(x), y).backward()
->>> report = tg.utils.gradient_report(model)
->>> [row.name for row in report][:2]
-['layers.0.weight', 'layers.0.bias']
+Examples:
+    >>> import numpy as np, tinygrad_edu as tg
+    >>> model = tg.nn.MLP([4, 8, 3])
+    >>> x, y = np.ones((2, 4), dtype=np.float32), np.array([0, 2])
+    >>> tg.nn.functional.cross_entropy(model.logits(x), y).backward()
+    >>> report = tg.utils.gradient_report(model)
+    >>> [row.name for row in report][:2]
+    ['layers.0.weight', 'layers.0.bias']
 """
 from __future__ import annotations
 
@@ -36,10 +37,12 @@ class GradientStats:
 
     @property
     def vanishing(self) -> bool:
+        """True when mean |grad| is below the vanishing threshold (1e-7)."""
         return self.status == "vanishing"
 
     @property
     def exploding(self) -> bool:
+        """True when max |grad| is above the exploding threshold (1000)."""
         return self.status == "exploding"
 
 

@@ -29,6 +29,7 @@ class ModuleList(Module):
             self.append(module)
 
     def append(self, module: Module) -> "ModuleList":
+        """Add ``module`` at the end (named by its index); returns the list."""
         if not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}: expected a Module, got {type(module).__name__}")
         setattr(self, str(self._length), module)
@@ -51,6 +52,7 @@ class ModuleList(Module):
         return self.__dict__[str(int(index) % self._length)]
 
     def forward(self, *args, **kwargs):
+        """Not defined: a ModuleList only holds modules (``Sequential`` chains them)."""
         raise NotImplementedError("ModuleList holds modules but has no forward(); call its items, or use Sequential")
 
 
@@ -63,6 +65,7 @@ class Sequential(ModuleList):
         super().__init__(modules)
 
     def forward(self, x):
+        """Each module applied to the previous one's output, in order."""
         for module in self:
             x = module(x)
         return x

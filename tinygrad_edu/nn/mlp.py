@@ -1,14 +1,15 @@
 """``MLP``: the tutorial's ``NeuralNetwork(layer_sizes, activations)``, built from graph modules.
 
->>> import tinygrad_edu as tg
->>> model = tg.nn.MLP([4, 16, 8, 3], ["relu", "relu", "softmax"])
->>> [name for name, _ in model.named_parameters()][:2]
-['layers.0.weight', 'layers.0.bias']
-
 Training uses the scores before the final softmax, so the loss stays finite for
 any logits: ``loss = F.cross_entropy(model.logits(x), y)``. Its gradient with
 respect to those scores is the tutorial's ``y_pred - y_true`` (over the batch size).
 ``model(x)`` returns the probabilities, as the tutorial's ``forward`` does.
+
+Examples:
+    >>> import tinygrad_edu as tg
+    >>> model = tg.nn.MLP([4, 16, 8, 3], ["relu", "relu", "softmax"])
+    >>> [name for name, _ in model.named_parameters()][:2]
+    ['layers.0.weight', 'layers.0.bias']
 """
 from __future__ import annotations
 

@@ -44,6 +44,7 @@ class Module:
     # ------------------------------------------------------------------ calling
 
     def forward(self, *args, **kwargs):
+        """The module's computation; ``module(x)`` calls it (inside the module's scope, for the pictures)."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -98,11 +99,13 @@ class Module:
                         yield f"{name}.{i}", item
 
     def named_children(self):
+        """(attribute name, module) for each direct sub-module, in assignment order."""
         for name, value in self._members():
             if isinstance(value, Module):
                 yield name, value
 
     def children(self):
+        """The direct sub-modules, in assignment order."""
         for _, child in self.named_children():
             yield child
 
@@ -121,6 +124,7 @@ class Module:
                 stack.append((f"{name}.{child_name}" if name else child_name, child))
 
     def modules(self):
+        """This module and every module inside it, each once."""
         for _, module in self.named_modules():
             yield module
 
@@ -134,9 +138,11 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), value
 
     def parameters(self):
+        """Every parameter as a list (what an optimizer takes); shared parameters appear once."""
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self):
+        """(dotted name, tensor) for every buffer, e.g. ``0.running_mean``; buffers set to None are skipped."""
         for module_name, module in self.named_modules():
             for name, value in module._buffers.items():
                 if value is not None:
@@ -151,9 +157,11 @@ class Module:
         return self
 
     def eval(self):
+        """Switch to evaluation mode (dropout off, batch norm on its running statistics); returns self."""
         return self.train(False)
 
     def zero_grad(self) -> None:
+        """Clear every parameter's gradient (set ``.grad`` to None) before the next backward pass."""
         for p in self.parameters():
             p.grad = None
 

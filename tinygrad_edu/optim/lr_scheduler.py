@@ -31,6 +31,7 @@ class LRScheduler:
         self.step()
 
     def lr_at(self, base_lr: float, epoch: int) -> float:  # pragma: no cover - abstract
+        """The learning rate of ``epoch`` (0 first) for a group whose initial rate is ``base_lr``."""
         raise NotImplementedError
 
     def step(self) -> None:
@@ -45,9 +46,11 @@ class LRScheduler:
         return list(self._last_lr)
 
     def state_dict(self) -> dict:
+        """The schedule's settings and position (everything but the optimizer), for a checkpoint."""
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what ``state_dict`` returned, so the schedule continues where it stopped."""
         self.__dict__.update(state_dict)
 
 

@@ -70,6 +70,7 @@ class TraceStep:
 
     @property
     def op(self) -> str:
+        """The op's name, e.g. ``MatMul``."""
         return self.ctx.name
 
     @property

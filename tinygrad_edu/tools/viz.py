@@ -85,6 +85,7 @@ def describe_array(array, small=SMALL_SIZE) -> str:
 
 
 def shape_text(shape) -> str:
+    """``(2, 3)`` for a shape, ``scalar`` for ()."""
     return "scalar" if shape == () else str(tuple(shape))
 
 
@@ -254,6 +255,8 @@ def tensor_names(tensors, params=None) -> dict:
 
 
 class TensorNode:
+    """A tensor in a picture: its node id, the tensor, its role (``kind``), its name and its module cluster."""
+
     __slots__ = ("node_id", "tensor", "kind", "name", "cluster")
 
     def __init__(self, node_id, tensor, kind, name):
@@ -273,6 +276,8 @@ class TensorNode:
 
 
 class OpNode:
+    """An op in a picture: its node id, the recorded op (``ctx``), the id of its output and its module cluster."""
+
     __slots__ = ("node_id", "ctx", "output", "cluster")
 
     def __init__(self, node_id, ctx, output):
@@ -280,6 +285,7 @@ class OpNode:
         self.cluster = None
 
     def lines(self) -> list:
+        """Escaped label lines: the op's name, then its attributes (``axis=1``)."""
         return [_escape(self.ctx.name)] + [_escape(a) for a in op_attributes(self.ctx)]
 
 
@@ -318,12 +324,15 @@ class Decoration:
         return None
 
     def tensor_attrs(self, node: TensorNode) -> dict:
+        """Extra Graphviz attributes for a tensor node (a border colour, a pen width)."""
         return {}
 
     def op_attrs(self, node: OpNode) -> dict:
+        """Extra Graphviz attributes for an op node."""
         return {}
 
     def edge_attrs(self, edge: Edge) -> dict:
+        """Extra Graphviz attributes for an edge (a label, a colour, ``dir=back``)."""
         return {}
 
     def legend_rows(self) -> list:
@@ -633,6 +642,7 @@ class GradientsAndData(Decoration):
 
 
 def data_summary(array) -> str:
+    """``min -1  max 2  mean 0.5`` of an array (``empty`` for no elements), for ``show_data``."""
     array = np.asarray(array)
     if array.size == 0:
         return "empty"
