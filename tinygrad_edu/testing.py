@@ -72,18 +72,23 @@ def tensors(shape, dtype=np.float64, requires_grad=True, **value_options):
     return arrays(shape, dtype, **value_options).map(lambda a: Tensor(a, requires_grad=requires_grad))
 
 
+# The input shapes each kind of registry row is checked on; unary and reduce rows take one drawn shape.
+_INPUT_SHAPES = {
+    "binary": lambda spec: broadcastable_shapes(2, min_dims=spec.min_dims),
+    "matmul": lambda spec: matmul_shapes(),
+    "any": lambda spec: st.just(tuple(spec.shapes)),
+}
+
+
+def _single_shape(spec):
+    return shapes(min_dims=spec.min_dims).map(lambda shape: (shape,))
+
+
 @st.composite
 def spec_inputs(draw, spec: OpSpec):
     """(arrays, extra keyword arguments) for one row of the op registry, with drawn shapes."""
     options = dict(low=spec.low, high=spec.high, min_abs=spec.min_abs, distinct=spec.distinct)
-    if spec.kind == "binary":
-        in_shapes = draw(broadcastable_shapes(2, min_dims=spec.min_dims))
-    elif spec.kind == "matmul":
-        in_shapes = draw(matmul_shapes())
-    elif spec.kind == "any":
-        in_shapes = spec.shapes
-    else:
-        in_shapes = (draw(shapes(min_dims=spec.min_dims)),)
+    in_shapes = draw(_INPUT_SHAPES.get(spec.kind, _single_shape)(spec))
     if spec.distinct and len(in_shapes) > 1:  # distinct across all inputs, not only within one
         values = draw(arrays((sum(int(np.prod(s)) for s in in_shapes),), **options))
         bounds = np.cumsum([0] + [int(np.prod(s)) for s in in_shapes])
