@@ -43,6 +43,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 import tinygrad_edu as tg
+from tinygrad_edu.tools.argtypes import positive_int
 
 FLOOR = "numpy"
 OURS = "tinygrad_edu"
@@ -628,23 +629,13 @@ def format_report(env: Dict[str, object], results: List[Result], figures: Dict[s
     return "\n".join(lines)
 
 
-def _thread_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The benchmark's options (shared by ``tinygrad-edu bench`` and ``python -m tinygrad_edu.bench``)."""
     parser.add_argument("--quick", action="store_true", help="a reduced run that takes a few seconds")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), metavar="KEYS",
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
-    parser.add_argument("--threads", type=_thread_count, metavar="N",
+    parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="BLAS and PyTorch threads (default: what BLAS uses now)")
 
 
