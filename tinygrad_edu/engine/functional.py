@@ -7,7 +7,7 @@ Besides the functions below, each of these is an alias of the Tensor method of t
 same name that also accepts an array-like (``tg.exp(x)`` is ``x.exp()``): ``exp``,
 ``log``, ``sqrt``, ``abs``, ``sin``, ``cos``, ``tanh``, ``sigmoid``, ``relu``,
 ``leaky_relu``, ``clip``, ``sum``, ``mean``, ``var``, ``max``, ``min``, ``logsumexp``,
-``softmax``, ``log_softmax``, ``argmax``, ``flatten``, ``squeeze``, ``expand_dims``.
+``softmax``, ``log_softmax``, ``argmax``, ``flatten``, ``squeeze``, ``expand_dims``, ``pad``.
 """
 from __future__ import annotations
 
