@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..engine.function import ModuleCall, state
+from ..engine.function import ModuleCall, no_grad, state
 from ..engine.tensor import Tensor
 
 
@@ -93,7 +93,7 @@ class Module:
         for name, value in self.__dict__.items():
             if isinstance(value, (Module, Parameter)):
                 yield name, value
-            elif isinstance(value, (list, tuple)) and name not in ("_buffers",):
+            elif isinstance(value, (list, tuple)):
                 for i, item in enumerate(value):
                     if isinstance(item, (Module, Parameter)):
                         yield f"{name}.{i}", item
@@ -200,8 +200,6 @@ class Module:
                 problems.append(f"{key}: dtype {value.dtype} in the state dict, {target.dtype} in the model")
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
-        from ..engine.function import no_grad
-
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:
