@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import cli, demo
-from tinygrad_edu.engine.function import Function
 from tinygrad_edu.nn import Module, Parameter
 from tinygrad_edu.tools import opspec
 from tinygrad_edu.tools.opspec import REGISTRY, OpSpec
+
+from _doubles import WrongExp  # a Function whose gradient is deliberately wrong
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,18 +39,6 @@ def test_gradcheck_command_passes_and_prints_a_table():
                    {check.name for check in opspec.MODULE_CHECKS}}
     assert set(module_rows) == {check.name for check in opspec.MODULE_CHECKS}
     assert all(row[1] in ("module", "loss") and row[-1] == "PASS" for row in module_rows.values())
-
-
-class WrongExp(Function):
-    """out = exp(x);  dx = 2 * g * out (deliberately wrong)"""
-
-    saves_output = True
-
-    def forward(self, x):
-        return np.exp(x)
-
-    def backward(self, g, out, x):
-        return (2 * g * out,)
 
 
 def test_gradcheck_exit_status_is_1_when_a_check_fails(monkeypatch, capsys):

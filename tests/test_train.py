@@ -196,15 +196,7 @@ def test_a_plain_function_works_as_the_model():
     X, y = blobs(n_per_class=5)
     w = tg.Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
 
-    class Optimizer:
-        def zero_grad(self):
-            w.grad = None
-
-        def step(self):
-            with tg.no_grad():
-                w.sub_(w.grad, alpha=0.1)
-
-    history = fit(lambda x: x @ w, X, y, cross_entropy, Optimizer(), epochs=20, batch_size=5, verbose=False)
+    history = fit(lambda x: x @ w, X, y, cross_entropy, TinySGD([w], lr=0.1), epochs=20, batch_size=5, verbose=False)
     assert history.loss[-1] < history.loss[0] and history.accuracy[-1] > 0.9
 
 
@@ -290,15 +282,7 @@ def test_regression_records_no_accuracy():
     y = (X @ np.array([[1.0], [-2.0], [0.5]], np.float32))
     w = tg.Tensor(np.zeros((3, 1), np.float32), requires_grad=True)
 
-    class Optimizer:
-        def zero_grad(self):
-            w.grad = None
-
-        def step(self):
-            with tg.no_grad():
-                w.sub_(w.grad, alpha=0.1)
-
-    history = fit(lambda x: x @ w, X, y, lambda out, t: ((out - t) ** 2).mean(), Optimizer(), 30, 5,
+    history = fit(lambda x: x @ w, X, y, lambda out, t: ((out - t) ** 2).mean(), TinySGD([w], lr=0.1), 30, 5,
                   validation=(X, y), verbose=False)
     assert history.accuracy == [] and history.val_accuracy == [] and len(history.val_loss) == 30
     assert history.loss[-1] < 0.01 * history.loss[0]

@@ -59,6 +59,14 @@ def _argnums(argnums, nargs, op):
     return picked, single
 
 
+def _with_inputs(args, picked, op, differentiable):
+    """``args`` as a list with each picked argument replaced by its own input node (see ``_input``)."""
+    args = list(args)
+    for i in picked:
+        args[i] = _input(args[i], op, i, differentiable)
+    return args
+
+
 def _input(value, op, position, differentiable):
     """A tensor node of its own for one argument being differentiated.
 
@@ -141,9 +149,7 @@ def value_and_grad(f, argnums=0):
         picked, single = _argnums(argnums, len(args), "value_and_grad")
         differentiable = is_grad_enabled()
         with enable_grad():
-            args = list(args)
-            for i in picked:
-                args[i] = _input(args[i], "value_and_grad", i, differentiable)
+            args = _with_inputs(args, picked, "value_and_grad", differentiable)
             out = _scalar(_output(f(*args, **kwargs), "value_and_grad"), "value_and_grad")
             grads = _gradients([out], [args[i] for i in picked], [None], differentiable, retain=differentiable)
         return _result(out, differentiable), (grads[0] if single else grads)
@@ -195,9 +201,7 @@ def jacobian(f, argnums=0):
         picked, single = _argnums(argnums, len(args), "jacobian")
         differentiable = is_grad_enabled()
         with enable_grad():
-            args = list(args)
-            for i in picked:
-                args[i] = _input(args[i], "jacobian", i, differentiable)
+            args = _with_inputs(args, picked, "jacobian", differentiable)
             inputs = [args[i] for i in picked]
             result = f(*args, **kwargs)
             several = isinstance(result, (tuple, list))
