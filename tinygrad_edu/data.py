@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .engine import random as _random
-from .engine.tensor import Tensor, get_default_dtype
+from .engine.tensor import Tensor, dtype_or_default, get_default_dtype
 
 __all__ = ["train_test_split", "StandardScaler", "one_hot", "batches"]
 
@@ -183,7 +183,7 @@ def one_hot(y, num_classes=None, dtype=None) -> np.ndarray:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     elif labels.size and labels.max() >= num_classes:
         raise ValueError(f"one_hot: class index {labels.max()} does not fit num_classes={num_classes}")
-    encoded = np.zeros((len(labels), num_classes), dtype=get_default_dtype() if dtype is None else np.dtype(dtype))
+    encoded = np.zeros((len(labels), num_classes), dtype=dtype_or_default(dtype))
     encoded[np.arange(len(labels)), labels] = 1
     return encoded
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.tensor import get_default_dtype
+from ..engine.tensor import dtype_or_default
 
 __all__ = ["load_digits"]
 
@@ -42,6 +42,6 @@ def load_digits(images: bool = False, dtype=None):
     Both are fresh arrays: changing them does not change the next call's.
     """
     table = _table()
-    X = table[:, :64].astype(get_default_dtype() if dtype is None else np.dtype(dtype))
+    X = table[:, :64].astype(dtype_or_default(dtype))
     y = table[:, 64].copy()
     return (X.reshape(-1, 8, 8) if images else X), y

@@ -10,7 +10,7 @@ from importlib import resources
 
 import numpy as np
 
-from ..engine.tensor import get_default_dtype
+from ..engine.tensor import dtype_or_default
 
 FEATURE_NAMES = ("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)")
 CLASS_NAMES = ("setosa", "versicolor", "virginica")
@@ -30,6 +30,6 @@ def load_iris(dtype=None):
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     # lines[0] holds the column names; the rest are samples
     table = np.loadtxt(lines[1:], delimiter=",", dtype=np.float64, ndmin=2)
-    X = table[:, :4].astype(get_default_dtype() if dtype is None else np.dtype(dtype))
+    X = table[:, :4].astype(dtype_or_default(dtype))
     y = table[:, 4].astype(np.int64)
     return X, y

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import random as _random
-from ..engine.tensor import get_default_dtype
+from ..engine.tensor import dtype_or_default
 
 
 def _check_count(value, name, fn, minimum=1):
@@ -44,7 +44,7 @@ def make_moons(n=200, noise=0.1, seed=None, dtype=None):
     X = np.concatenate([upper, lower]) + noise * rng.standard_normal((n, 2))
     y = np.concatenate([np.zeros(n_upper, np.int64), np.ones(n // 2, np.int64)])
     order = rng.permutation(n)
-    return X[order].astype(get_default_dtype() if dtype is None else np.dtype(dtype)), y[order]
+    return X[order].astype(dtype_or_default(dtype)), y[order]
 
 
 def make_spirals(n_classes=3, n_per_class=100, noise=0.2, seed=None, dtype=None):
@@ -66,4 +66,4 @@ def make_spirals(n_classes=3, n_per_class=100, noise=0.2, seed=None, dtype=None)
     angle = 2 * np.pi * y / n_classes + 4.0 * radius + noise * rng.standard_normal(radius.shape)
     X = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
     order = rng.permutation(len(y))
-    return X[order].astype(get_default_dtype() if dtype is None else np.dtype(dtype)), y[order]
+    return X[order].astype(dtype_or_default(dtype)), y[order]

@@ -747,7 +747,8 @@ def from_numpy(array: np.ndarray, requires_grad=False) -> Tensor:
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def _dtype_arg(dtype):
+def dtype_or_default(dtype) -> np.dtype:
+    """``dtype`` as a NumPy dtype, or the default dtype (``get_default_dtype()``) when it is None."""
     return _default_dtype if dtype is None else np.dtype(dtype)
 
 
@@ -758,18 +759,18 @@ def _new(array, requires_grad):
 
 def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``, in the default dtype unless ``dtype``."""
-    return _new(np.zeros(_shape_arg(shape), dtype=_dtype_arg(dtype)), requires_grad)
+    return _new(np.zeros(_shape_arg(shape), dtype=dtype_or_default(dtype)), requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
-    return _new(np.ones(_shape_arg(shape), dtype=_dtype_arg(dtype)), requires_grad)
+    return _new(np.ones(_shape_arg(shape), dtype=dtype_or_default(dtype)), requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
     """A tensor of ``shape`` (an int or a tuple) filled with ``fill_value``."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _new(np.full(shape, fill_value, dtype=_dtype_arg(dtype)), requires_grad)
+    return _new(np.full(shape, fill_value, dtype=dtype_or_default(dtype)), requires_grad)
 
 
 def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
@@ -793,17 +794,17 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
 
 def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
     """The (n, m) identity matrix (m defaults to n)."""
-    return _new(np.eye(n, m, dtype=_dtype_arg(dtype)), requires_grad)
+    return _new(np.eye(n, m, dtype=dtype_or_default(dtype)), requires_grad)
 
 
 def randn(*shape, dtype=None, requires_grad=False) -> Tensor:
     """Standard normal samples from the package's seeded generator (``tg.manual_seed``)."""
-    return _new(_random.draw("standard_normal", _shape_arg(shape), dtype=_dtype_arg(dtype)), requires_grad)
+    return _new(_random.draw("standard_normal", _shape_arg(shape), dtype=dtype_or_default(dtype)), requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1) from the package's seeded generator."""
-    return _new(_random.draw("random", _shape_arg(shape), dtype=_dtype_arg(dtype)), requires_grad)
+    return _new(_random.draw("random", _shape_arg(shape), dtype=dtype_or_default(dtype)), requires_grad)
 
 
 function.Tensor = Tensor  # the engine reaches back to the class (function.py cannot import it)

@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from ..engine import random as _random
-from ..engine.tensor import get_default_dtype
+from ..engine.tensor import dtype_or_default
 
 
 def _fans(shape) -> tuple:
@@ -44,7 +44,7 @@ def _fans(shape) -> tuple:
 
 
 def _cast(values: np.ndarray, dtype) -> np.ndarray:
-    return values.astype(get_default_dtype() if dtype is None else np.dtype(dtype), copy=False)
+    return values.astype(dtype_or_default(dtype), copy=False)
 
 
 def _standard_normal(shape) -> np.ndarray:
@@ -79,7 +79,7 @@ def normal(shape, std=0.01, dtype=None) -> np.ndarray:
 
 def zeros(shape, dtype=None) -> np.ndarray:
     """All zeros (biases start here)."""
-    return np.zeros(tuple(shape), dtype=get_default_dtype() if dtype is None else np.dtype(dtype))
+    return np.zeros(tuple(shape), dtype=dtype_or_default(dtype))
 
 
 # The names layers accept for ``init=``; each maps to a function (shape, dtype) -> ndarray.

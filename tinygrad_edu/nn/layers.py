@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.function import ShapeError
-from ..engine.tensor import Tensor, get_default_dtype
+from ..engine.tensor import Tensor, dtype_or_default
 from . import functional as F
 from . import init as initializers
 from .module import Module, Parameter
 
 
 def _dtype(dtype) -> np.dtype:
-    dtype = get_default_dtype() if dtype is None else np.dtype(dtype)
+    dtype = dtype_or_default(dtype)
     if dtype.kind != "f":
         raise TypeError(f"layers need a floating dtype, got {dtype}")
     return dtype
