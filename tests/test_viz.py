@@ -256,6 +256,20 @@ def test_show_grads_colours_nodes_by_gradient_health_after_backward():
     assert f"max |g| &gt; {health.EXPLODING_MAX_ABS:g}" in legend
 
 
+def test_show_grads_paints_nan_and_inf_gradients_red():
+    fine, broken, huge = leaf([1.0, 4.0], "fine"), leaf([-1.0, 4.0], "broken"), leaf([0.0, 1.0], "huge")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = (fine * 2.0 + broken.sqrt() + huge.sqrt()).sum()
+        y.backward()  # d sqrt(x) is nan at -1 and inf at 0
+    assert "NaN" not in Dot(tg.draw_graph(fine, show_grads=True)).nodes["legend"]  # only colours present
+    dot = Dot(tg.draw_graph(y, show_grads=True))
+    assert dot.fill(dot.find("<b>fine</b>")) == HEALTH_FILLS["ok"]
+    assert dot.fill(dot.find("<b>broken</b>")) == HEALTH_FILLS["nan"] == "#ef4444"
+    assert dot.fill(dot.find("<b>huge</b>")) == HEALTH_FILLS["inf"] == "#ef4444"
+    assert "(nan)" in dot.nodes[dot.find("<b>broken</b>")] and "(inf)" in dot.nodes[dot.find("<b>huge</b>")]
+    assert "gradient holds NaN" in dot.nodes["legend"] and "gradient holds Inf" in dot.nodes["legend"]
+
+
 def test_show_grads_before_backward_and_show_data():
     x = leaf([1.0, -2.0, 4.0], "x")
     y = (x * x).sum()

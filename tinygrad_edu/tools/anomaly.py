@@ -7,7 +7,9 @@
 Inside ``detect_anomaly`` every op records where it was created (the first frame
 outside this package: file, line, code) and checks its result; the backward sweep
 checks every gradient an op's backward returns. The first non-finite value raises
-``AnomalyError`` naming the op, its input shapes and the user's line.
+``AnomalyError`` naming the op, its input shapes and the user's line. A forward result
+is blamed only for a kind of value (nan, +inf, -inf) none of the op's inputs held:
+``log_softmax`` of logits masked with ``-inf`` passes the ``-inf`` on, and is not at fault.
 
 Off by default. When off it costs nothing: the engine reads one per-thread flag
 (``state.anomaly``) and calls ``check_forward``/``check_backward`` only when it is set.
@@ -71,9 +73,12 @@ def check_forward(ctx, inputs, out) -> None:
     """Record where ``ctx`` was created; raise if its result ``out`` holds NaN or Inf."""
     node = state.anomaly_backward_of  # set while a create_graph backward records its ops
     ctx.creation = _user_frame() if node is None else node.creation
-    bad = _describe_nonfinite(out.data)
-    if not bad:
+    made = _nonfinite_counts(out.data)
+    # An op only passing on a kind of value its input already held (log_softmax keeping a
+    # -inf mask) made nothing new: the blame belongs to whatever made that input, if anything.
+    if not made or made.keys() <= {kind for x in inputs for kind in _nonfinite_counts(raw(x))}:
         return
+    bad = _describe_nonfinite(out.data)
     ctx.release()  # the node dies with the error: let go of its arrays now, not when the traceback goes
     if node is None:
         raise AnomalyError(
@@ -126,14 +131,18 @@ def _where(ctx) -> str:
     return f"{filename}:{line}: {code}" if code else f"{filename}:{line}"
 
 
-def _describe_nonfinite(array) -> str:
-    """'2 nan, 1 +inf' for the non-finite entries of a floating array, '' when all are finite."""
+def _nonfinite_counts(array) -> dict:
+    """{'nan': 2, '+inf': 1} for the non-finite entries of a floating array, {} when all are finite."""
     array = np.asarray(array)
     if array.dtype.kind != "f" or np.isfinite(array).all():
-        return ""
-    counts = [(int(np.isnan(array).sum()), "nan"), (int(np.isposinf(array).sum()), "+inf"),
-              (int(np.isneginf(array).sum()), "-inf")]
-    return ", ".join(f"{n} {label}" for n, label in counts if n)
+        return {}
+    counts = {"nan": np.isnan(array).sum(), "+inf": np.isposinf(array).sum(), "-inf": np.isneginf(array).sum()}
+    return {kind: int(n) for kind, n in counts.items() if n}
+
+
+def _describe_nonfinite(array) -> str:
+    """'2 nan, 1 +inf' for the non-finite entries of a floating array, '' when all are finite."""
+    return ", ".join(f"{n} {kind}" for kind, n in _nonfinite_counts(array).items())
 
 
 def _describe_inputs(inputs) -> str:

@@ -55,13 +55,18 @@ KIND_WORDS = {
 OP_FILL, OP_BORDER = "#ede9fe", "#6d28d9"
 
 # Gradient health, with the thresholds of the gradient-flow report (tools/health.py).
-HEALTH_FILLS = {"ok": "#bbf7d0", "vanishing": "#fde68a", "exploding": "#fca5a5", None: "#e5e7eb"}
+# NaN and Inf are a saturated red: a broken gradient, not merely a large one.
+HEALTH_FILLS = {"ok": "#bbf7d0", "vanishing": "#fde68a", "exploding": "#fca5a5", "nan": "#ef4444",
+                "inf": "#ef4444", None: "#e5e7eb"}
 HEALTH_WORDS = {
     "ok": "gradient ok",
     "vanishing": f"vanishing gradient: mean |g| < {health.VANISHING_MEAN_ABS:g}",
     "exploding": f"exploding gradient: max |g| > {health.EXPLODING_MAX_ABS:g}",
+    "nan": "gradient holds NaN",
+    "inf": "gradient holds Inf",
     None: "no gradient stored",
 }
+ALWAYS_IN_LEGEND = ("ok", "vanishing", "exploding", None)  # NaN and Inf only when a node has them
 
 SMALL_SIZE = 8  # tensors with at most this many elements show their values
 
@@ -638,7 +643,9 @@ class GradientsAndData(Decoration):
     def legend_rows(self):
         if self.grad_of is None:
             return []
-        return [(HEALTH_FILLS[k], HEALTH_WORDS[k]) for k in ("ok", "vanishing", "exploding", None)]
+        present = {verdict for verdict, _ in self._verdicts.values()}
+        shown = ALWAYS_IN_LEGEND + tuple(k for k in ("nan", "inf") if k in present)
+        return [(HEALTH_FILLS[k], HEALTH_WORDS[k]) for k in shown]
 
 
 def data_summary(array) -> str:
@@ -666,7 +673,7 @@ def draw_graph(outputs, params=None, show_grads=False, show_data=False, group_mo
                    anyway, and ``Tensor(name=...)`` names are always used
     show_grads     True: after ``backward()``, each tensor's gradient norm, with the node filled
                    by gradient health (ok / vanishing / exploding, the thresholds of the
-                   gradient-flow report). Leaves keep their ``.grad``; an intermediate only
+                   gradient-flow report; red for a gradient holding NaN or Inf). Leaves keep their ``.grad``; an intermediate only
                    with ``retain_grad()``. Or pass the ``Trace`` from ``tg.trace_backward`` to
                    show the gradient every tensor received in that backward pass.
     show_data      each tensor's min, max and mean
