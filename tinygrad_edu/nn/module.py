@@ -245,6 +245,17 @@ class Module:
         """What goes inside the parentheses of this module's repr (e.g. ``4, 16``)."""
         return ""
 
+    def short_repr(self) -> str:
+        """The module in a few characters, for labels in pictures: ``BatchNorm1d(16)``.
+
+        The class name with the leading positional part of ``extra_repr`` (before its
+        first ``name=value``); a layer whose repr is all keywords overrides this.
+        """
+        extra = self.extra_repr()
+        if "=" in extra:
+            extra = extra.split("=", 1)[0].rpartition(",")[0]
+        return f"{type(self).__name__}({extra})" if extra else type(self).__name__
+
     def __repr__(self):
         children = list(self.named_children())
         if not children:

@@ -12,7 +12,8 @@ A picture has the two kinds of node a textbook computation graph has:
 Edges follow the data: each input into the op that used it, and the op into its
 output. An input edge carries the argument's name (``x``, ``y``) when the op has
 several, so it can be matched with the rule; it is dashed when no gradient flows back
-along it. Each ``nn.Module`` call becomes a labelled cluster (``0: Linear(4, 16)``),
+along it. Each ``nn.Module`` call becomes a compactly labelled cluster
+(``0: Linear(4, 16)``, the module's ``short_repr``; hovering shows its full repr),
 nested like the modules. A tensor used twice is drawn once.
 
 Building a picture takes two steps, so other tools can decorate the same graph:
@@ -461,8 +462,7 @@ class GraphView:
             if cluster is None:
                 module = call.module
                 name = self._module_names.get(id(module), "")
-                extra = module.extra_repr()
-                text = f"{type(module).__name__}({extra})" if extra else type(module).__name__
+                text = module.short_repr()
                 cluster = Cluster(call.call_id, f"{name}: {text}" if name else text, parent, module)
                 self.clusters[call.call_id] = cluster
                 if parent is not None:
@@ -552,8 +552,8 @@ class GraphView:
 
     def _emit_cluster(self, graph, cluster, placed):
         with graph.subgraph(name=f"cluster_{cluster.key}") as sub:
-            sub.attr(label=_escape(cluster.label), style="rounded,dashed", color="#6b7280", fontcolor="#374151",
-                     fontsize="10", labeljust="l")
+            sub.attr(label=_escape(cluster.label), tooltip=repr(cluster.module), style="rounded,dashed",
+                     color="#6b7280", fontcolor="#374151", fontsize="10", labeljust="l")
             self._emit(sub, placed[cluster.key])
             for child in cluster.children:
                 self._emit_cluster(sub, child, placed)
