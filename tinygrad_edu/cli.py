@@ -28,6 +28,7 @@ from . import __version__, bench, demo
 from .tools.argtypes import non_negative_int, positive_float, positive_int
 
 PROG = "tinygrad-edu"
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 
 class UsageError(Exception):
@@ -80,9 +81,9 @@ def _demo_arguments(parser):
 
 def _run_demo(args) -> int:
     out = writable_folder(args.out)  # before training, so a bad folder fails at once
-    demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                  optimizer=args.optimizer, seed=args.seed)
-    return 0
+    run = demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                        optimizer=args.optimizer, seed=args.seed)
+    return INTERRUPTED if run.history.interrupted else 0
 
 
 # ---------------------------------------------------------------------------- graph
@@ -226,7 +227,7 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

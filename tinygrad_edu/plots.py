@@ -4,16 +4,19 @@ and for image models the learned filters and the misclassified images.
 matplotlib is optional (``pip install "tinygrad_edu[plot]"``) and imported only
 when a picture is drawn. Figures are built with matplotlib's object API, so no
 window opens, no global backend is switched, and nothing is kept in pyplot's
-figure list. Given a path, each function saves the figure there and returns the
-path; without one it returns the matplotlib ``Figure``, which a notebook shows inline.
+figure list. Given a path, each function saves the figure there (atomically) and
+returns the path; without one it returns the matplotlib ``Figure``, which a notebook
+shows inline.
 """
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 
 from .engine.tensor import Tensor
+from .tools.atomic import write_atomic
 
 __all__ = ["MissingDependencyError", "have_matplotlib", "plot_loss_curve", "plot_decision_boundary", "plot_filters",
            "plot_misclassified"]
@@ -43,10 +46,18 @@ def _figure(width, height):
 
 
 def _finish(fig, path):
-    """Save ``fig`` to ``path`` and return the path, or return the figure when there is no path."""
+    """Save ``fig`` to ``path`` atomically and return the path, or return the figure when there is no path.
+
+    The format follows the suffix; a path without one gets ``.png``, as matplotlib does.
+    """
     if path is None:
         return fig
-    fig.savefig(os.fspath(path))
+    suffix = os.path.splitext(os.fspath(path))[1]
+    if not suffix:
+        path = os.fspath(path) + ".png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=suffix[1:].lower() or "png")
+    write_atomic(path, buffer.getvalue())
     return path
 
 

@@ -35,6 +35,7 @@ import numpy as np
 from ..engine.tensor import Tensor
 from ..nn.module import Module, Parameter
 from . import health
+from .atomic import write_atomic
 
 FONT = "Helvetica"
 
@@ -728,7 +729,7 @@ def write_picture(digraph, path, format=None) -> Path:
     except graphviz.ExecutableNotFound:
         raise RuntimeError(INSTALL_GRAPHVIZ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(picture)
+    write_atomic(path, picture)
     return path
 
 
