@@ -254,10 +254,13 @@ class Optimizer:
                     raise ValueError(f"{name}: {key!r} of parameter {index} must be a whole number >= 0, "
                                      f"got {value!r}")
                 copies[key] = int(value)
-            elif not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu" or value.shape != p.shape:
-                got = f"shape {value.shape}, dtype {value.dtype}" if isinstance(value, np.ndarray) else repr(value)
-                raise ValueError(f"{name}: buffer {key!r} of parameter {index} must be a real array of the "
-                                 f"parameter's shape {p.shape}, got {got:.80}")
+            elif not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+                got = f"an array of {value.dtype}" if isinstance(value, np.ndarray) else f"{value!r:.60}"
+                raise ValueError(f"{name}: buffer {key!r} of parameter {index} must be an array of real "
+                                 f"numbers, got {got}")
+            elif value.shape != p.shape:
+                raise ValueError(f"{name}: buffer {key!r} of parameter {index} has shape {value.shape}, "
+                                 f"the parameter has shape {p.shape}")
             else:
                 copies[key] = np.array(value, dtype=p.dtype)
         return copies
