@@ -39,8 +39,6 @@ def accumulate_in_threads():
     return w.grad.data, np.full(SIZE, float(PASSES * sum(range(1, THREADS + 1))))
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's gradient accumulation is not yet safe across threads: "
-                                       "two threads adding into one .grad lose updates")
 def test_backward_passes_in_several_threads_lose_no_gradient():
     for _ in range(ROUNDS):
         got, expected = accumulate_in_threads()
