@@ -6,7 +6,6 @@ parameter); a data-parallel loop written the obvious way relies on it.
 import threading
 
 import numpy as np
-import pytest
 
 import tinygrad_edu as tg
 
