@@ -304,7 +304,8 @@ class Builder:
         if key is not None and key in self._constants:
             return self._constants[key]
         name = self.unique(name or "const")
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.array(array, order="C"), name)  # 0-d stays 0-d)
+        # np.array, not np.ascontiguousarray: that one turns a 0-d array into shape (1,)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.array(array, order="C"), name))
         if key is not None:
             self._constants[key] = name
         return name
@@ -626,10 +627,15 @@ class _Export:
                 raise self._frozen(f"its attribute {key}")
 
     def _frozen(self, what):
-        return ExportError(
-            f"export: {what} ({self.place()}) differs between two runs of the model, so it depends on the input's "
-            "values or on the batch size and would be frozen into the file. It was computed outside the graph "
-            "(through .data, NumPy or a Python number); with a batch-sized constant, pass dynamic_batch=False")
+        if self.dynamic_batch:
+            how = ("changes between a run on the example and a run on one more row: it depends on the batch size "
+                   "(a mean over the batch axis, an array of the batch's shape) or on the input's values")
+            fix = "compute it with tensor ops, or pass dynamic_batch=False if it depends on the batch size only"
+        else:
+            how = "changes when the example's rows come in another order: it depends on the input's values"
+            fix = "compute it with tensor ops"
+        return ExportError(f"export: {what} ({self.place()}) {how}, computed outside the recorded graph (through "
+                           f".data, NumPy or a Python number), so the example's value would be frozen into the file; {fix}")
 
     def _operands(self, node, twin, out):
         ins = []
