@@ -58,7 +58,7 @@ from .engine.tensor import Tensor
 from .nn.module import Module, Parameter
 from .tools.checkpoint import _write_atomic
 
-__all__ = ["export", "draw_onnx", "ExportError", "CONVERTERS", "OPSET"]
+__all__ = ["export", "draw_onnx", "have_onnx", "ExportError", "CONVERTERS", "OPSET"]
 
 OPSET = 18
 """The ONNX operator set the export writes (18: every reduction takes its axes as an input)."""
@@ -71,6 +71,15 @@ _INT64_MAX, _INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
 
 class ExportError(ValueError):
     """The model cannot be written as ONNX as asked; the message names the op, where it was recorded, and the fix."""
+
+
+def have_onnx() -> bool:
+    """True when the onnx package can be imported (``export`` and ``draw_onnx`` need it)."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _onnx():
