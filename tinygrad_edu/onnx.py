@@ -744,16 +744,6 @@ def export(model, example_input, path, input_names=None, output_names=None, dyna
     Parameters are initializers named as in ``named_parameters``. Raises ``ExportError``
     for an op without a converter (naming the op and the module that recorded it) and for
     anything that would be frozen wrongly into the file; ``ImportError`` without onnx.
-
-    Examples:
-        >>> import numpy as np, onnxruntime, tinygrad_edu as tg
-        >>> from tinygrad_edu.onnx import export
-        >>> model = tg.nn.MLP([4, 16, 3], ["relu", "softmax"])
-        >>> path = export(model, np.zeros((2, 4), np.float32), "mlp.onnx")
-        >>> session = onnxruntime.InferenceSession(str(path))
-        >>> x = np.ones((5, 4), np.float32)  # another batch size
-        >>> np.allclose(session.run(None, {"input": x})[0], model(x).data, atol=1e-6)
-        True
     """
     onnx = _onnx()
     owner = _owner(model)
