@@ -1,6 +1,6 @@
 """examples/continue_in_pytorch.py: a few epochs in tinygrad_edu, a few in PyTorch's DistributedDataParallel over
 two processes, and back; the weights it brings back are those of the same SGD steps taken in one process."""
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
@@ -14,13 +14,6 @@ from tinygrad_edu.interop import torch_state_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "continue_in_pytorch.py"
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("continue_in_pytorch", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # defines the parts; runs nothing
-    return module
 
 
 def one_process_replay(torch, example, epochs, torch_epochs, seed):
@@ -45,25 +38,35 @@ def one_process_replay(torch, example, epochs, torch_epochs, seed):
     return {k: v.detach().numpy() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.slow  # about 20 s: three interpreters import torch, and DDP imports its compiler
-def test_continue_in_pytorch_runs_and_brings_back_the_ddp_weights(tmp_path):
+@pytest.mark.slow  # about 15 s: the two processes import torch, and DDP imports its compiler
+def test_continue_in_pytorch_runs_and_brings_back_the_ddp_weights(tmp_path, monkeypatch, capsys):
     torch = pytest.importorskip("torch", reason="PyTorch is not installed (pip install \"tinygrad_edu[torch]\")")
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, str(SCRIPT), "--epochs", "5", "--torch-epochs", "3", "--out", "out"],
-                            capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
-    assert result.returncode == 0 and result.stderr == "", result.stderr
-    lines = result.stdout.splitlines()
+    # imported by name, so that the spawned processes can import it too (they get this sys.path)
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    example = importlib.import_module(SCRIPT.stem)
+    out = tmp_path / "out"
+    result = example.main(epochs=5, torch_epochs=3, out=out)
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("tinygrad_edu: 5 epochs, loss ")
     assert lines[1].startswith("PyTorch: DistributedDataParallel over 2 processes (gloo on 127.0.0.1), 3 epochs")
-    assert lines[1].endswith("the processes ended with the same weights: True")
+    assert lines[1].endswith("the processes ended with the same weights: True") and result["processes_agree"]
     assert lines[2].startswith("Back in tinygrad_edu: training accuracy")
-    assert "layers.2.bias" in result.stdout  # the gradient report
-    out = tmp_path / "out"
-    assert lines[-1] == "Wrote to out: gradients.txt, weights.safetensors, loss_curve.png, training_step.svg"
+    assert "layers.2.bias" in "\n".join(lines)  # the gradient report
+    assert lines[-1] == f"Wrote to {out}: gradients.txt, weights.safetensors, loss_curve.png, training_step.svg"
     assert (out / "loss_curve.png").read_bytes().startswith(b"\x89PNG") and b"<svg" in (out / "training_step.svg").read_bytes()
+    assert len(result["tinygrad_loss"]) == 5 and len(result["torch_loss"]) == 3
 
     back = tg.nn.MLP([4, 16, 8, 3], ["relu", "relu", "softmax"])
     back.load_state_dict(tg.load(out / "weights.safetensors")["model"])
-    replay = one_process_replay(torch, load_example(), epochs=5, torch_epochs=3, seed=2)
+    replay = one_process_replay(torch, example, epochs=5, torch_epochs=3, seed=2)
     for key, value in torch_state_dict(back).items():
         np.testing.assert_allclose(value, replay[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_without_torch_the_script_says_in_one_line_what_to_install(tmp_path):
+    code = f"import runpy, sys; sys.modules['torch'] = None; sys.argv = ['x']; runpy.run_path({str(SCRIPT)!r}, run_name='__main__')"
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
+                            timeout=120)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == 'this example needs PyTorch: pip install "tinygrad_edu[torch]"\n'
