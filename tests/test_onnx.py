@@ -147,7 +147,7 @@ def test_every_forward_op_exports(tmp_path):
 
 def test_float64_models_and_several_inputs_and_outputs(tmp_path):
     tg.set_default_dtype(np.float64)
-    model = nn.MLP([3, 5, 2], ["tanh", "softmax"])
+    model = nn.MLP([3, 5, 2], ["leaky_relu", "softmax"])  # float64: alpha exactly, not as a 32-bit attribute
 
     def two_heads(x, extra):
         out = model(x) * extra.sum(axis=1, keepdims=True)

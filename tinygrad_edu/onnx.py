@@ -374,7 +374,11 @@ def _same(op_type):
 
 
 def _leaky_relu(b, node, ins, out):
-    return b.op("LeakyRelu", [ins[0].name], alpha=float(attribute(node, "alpha")))
+    x, alpha = ins[0].name, float(attribute(node, "alpha"))
+    if out.dtype == np.float32:  # ONNX's alpha attribute is a 32-bit float: exact for float32 only
+        return b.op("LeakyRelu", [x], alpha=alpha)
+    positive = b.op("Greater", [x, b.constant(np.zeros((), out.dtype))])
+    return b.op("Where", [positive, x, b.op("Mul", [x, b.constant(np.asarray(alpha, out.dtype))])])
 
 
 def _clip(b, node, ins, out):
