@@ -138,7 +138,7 @@ def _record(model, arrays) -> _Run:
             t.requires_grad_(True)
     with _recording(_owner(model)):
         result = model(*inputs)
-    outputs = [result] if isinstance(result, Tensor) else list(result) if isinstance(result, (tuple, list)) else None
+    outputs = list(result) if isinstance(result, (tuple, list)) else [result]
     if not outputs or not all(isinstance(t, Tensor) for t in outputs):
         raise ExportError(f"export: the model must return a Tensor or a tuple of Tensors, got {type(result).__name__}")
     return _Run(inputs, outputs, _in_order(outputs))
@@ -175,7 +175,7 @@ def _second_example(arrays, dynamic_batch):
     for a in arrays:
         if a.ndim == 0:
             if dynamic_batch:
-                raise ExportError(f"export: dynamic_batch=True needs inputs with a batch axis (axis 0); got a 0-d "
+                raise ExportError("export: dynamic_batch=True needs inputs with a batch axis (axis 0); got a 0-d "
                                   "input; pass dynamic_batch=False")
             second.append(a)
             continue
@@ -187,25 +187,24 @@ def _second_example(arrays, dynamic_batch):
 # ----------------------------------------------------------------------------- naming and locating
 
 
-def _module_names(owner, order) -> dict:
-    """id(module) -> dotted name, for ``owner`` and every outermost module that recorded an op."""
+def _roots(owner, order) -> list:
+    """``owner`` and the outermost module of every module call that recorded an op, each once."""
     roots = {} if owner is None else {id(owner): owner}
     for t in order:
         scope = t.grad_fn.scope
         if scope:
             roots.setdefault(id(scope[0].module), scope[0].module)
-    names = {}
-    for root in roots.values():
-        for name, module in root.named_modules():
-            names.setdefault(id(module), name)
-    return names
+    return list(roots.values())
 
 
-def _tensor_names(owner, module_names_of, order) -> dict:
+def _module_names(roots) -> dict:
+    """id(module) -> dotted name inside its root ("" for a root itself)."""
+    return {id(module): name for root in reversed(roots) for name, module in root.named_modules()}
+
+
+def _tensor_names(roots, order) -> dict:
     """id(tensor) -> initializer name: parameters and buffers by their dotted names, then ``Tensor(name=...)``."""
     names = {}
-    roots = [owner] if owner is not None else []
-    roots += [t.grad_fn.scope[0].module for t in order if t.grad_fn.scope]
     for root in roots:
         for name, t in itertools.chain(root.named_parameters(), root.named_buffers()):
             names.setdefault(id(t), name)
@@ -274,7 +273,6 @@ class Value:
     dtype     its NumPy dtype
     dynamic   the axes whose size changes with the batch size (empty without ``dynamic_batch``)
     other     its shape in the second run (the batch size plus one, when dynamic)
-    constant  the array, for a folded constant (None otherwise)
     """
 
     name: str
@@ -282,7 +280,6 @@ class Value:
     dtype: np.dtype
     dynamic: tuple = ()
     other: tuple = ()
-    constant: np.ndarray | None = None
 
 
 class Builder:
@@ -590,8 +587,9 @@ class _Export:
         self.b = Builder(onnx)
         self.dynamic_batch = dynamic_batch
         self.first, self.second = first, second
-        self.module_names = _module_names(owner, first.order)
-        self.names = _tensor_names(owner, self.module_names, first.order)
+        roots = _roots(owner, first.order)
+        self.module_names = _module_names(roots)
+        self.names = _tensor_names(roots, first.order)
         self.values = {}  # id(tensor in the first run) -> Value
         self.arrays = [{id(t.data): k for k, t in enumerate(run.inputs)} for run in (first, second)]
         self.node = None
@@ -676,10 +674,14 @@ class _Export:
             if np.may_share_memory(array, inp.data):
                 raise ExportError(f"export: the model's input reached {self.place()} outside the recorded graph "
                                   "(through .data or NumPy), so its values would be frozen into the file")
-        if array.dtype.kind in "fiu" and out.dtype.kind == "f":  # NumPy casts numbers and arrays to the tensor's dtype
+        number = isinstance(x, (int, float)) and not isinstance(x, bool)
+        if (number or array.dtype.kind == "f") and out.dtype.kind == "f":  # as NumPy: a number takes the tensor's dtype
             array = array.astype(out.dtype)
-        name = self.names.get(id(x)) if isinstance(x, Tensor) else None
-        return Value(self.b.constant(array, name), array.shape, array.dtype, constant=array)
+        value = Value(self.b.constant(array, self.names.get(id(x)) if isinstance(x, Tensor) else None),
+                      array.shape, array.dtype)
+        if isinstance(x, Tensor):  # a buffer used twice is one initializer
+            self.values[id(x)] = value
+        return value
 
     def _check_inputs_used(self):
         used = {id(x) for t in self.first.order for x in t.grad_fn.inputs}
@@ -735,9 +737,10 @@ def _value_info(helper, name, value: Value):
 def export(model, example_input, path, input_names=None, output_names=None, dynamic_batch=True) -> Path:
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path.
 
-    model           a Module, or a function of tensors (``mlp.logits`` works too); a Module
-                    runs in evaluation mode (dropout off, batch norm on its running
-                    statistics) and is put back in its mode afterwards
+    model           a Module, or a function of tensors; a Module (or the Module of a bound
+                    method such as ``mlp.logits``) runs in evaluation mode (dropout off, batch
+                    norm on its running statistics) and is put back in its mode afterwards;
+                    a plain function runs as it is (call ``.eval()`` on the modules it uses)
     example_input   one input (a Tensor or an array, batch axis first), or a tuple of them
     input_names     ONNX names of the inputs (default ``input``, or ``input_0``, ``input_1``, ...)
     output_names    ONNX names of the outputs (default ``output``, or ``output_0``, ...)
@@ -779,9 +782,9 @@ def export(model, example_input, path, input_names=None, output_names=None, dyna
         [_value_info(helper, v.name, v) for v in inputs],
         [_value_info(helper, name, v) for name, v in zip(output_names, outputs)],
         initializer=job.b.initializers)
-    import tinygrad_edu
+    from . import __version__  # read at call time: the package sets it after importing this module
 
-    proto = helper.make_model(graph, producer_name="tinygrad_edu", producer_version=tinygrad_edu.__version__,
+    proto = helper.make_model(graph, producer_name="tinygrad_edu", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)], ir_version=IR_VERSION)
     onnx.checker.check_model(proto, full_check=True)
     _write_atomic(str(path), proto.SerializeToString())
