@@ -145,6 +145,28 @@ def test_every_forward_op_exports(tmp_path):
     export_and_check(model, x, x[:1], rng().standard_normal((9, 6)).astype(np.float32), tmp_path=tmp_path)
 
 
+INDICES = [np.s_[..., None], np.s_[None], np.s_[-1], np.s_[:, -3:-1], np.s_[::-2], np.s_[:, ::-1, 1],
+           np.s_[:, np.array([2, 0, 2])], np.s_[1:, None, ..., 0], np.s_[:, 1:100], np.s_[:, -100:2],
+           np.s_[..., ::-3], np.s_[:, :, np.array([[0, 1], [1, 0]])], np.s_[0, 1:3, -1], np.s_[:, 5:1:-1],
+           np.s_[:, None, :, None, 2]]
+
+
+@pytest.mark.parametrize("index", INDICES, ids=repr)
+def test_indexing_exports_as_numpy_indexes_at_any_batch_size(tmp_path, index):
+    x = rng().standard_normal((4, 6, 3)).astype(np.float32)
+    pick = lambda t: t[index] * 2  # noqa: E731
+    path = export(pick, x, tmp_path / "index.onnx")
+    session = ort.InferenceSession(str(path))
+    for batch in (x, rng().standard_normal((7, 6, 3)).astype(np.float32)):
+        (got,) = session.run(None, {"input": batch})
+        np.testing.assert_array_equal(got, batch[index] * 2)
+
+
+def test_a_boolean_mask_is_refused_by_name(tmp_path):
+    with pytest.raises(ExportError, match=r"Index with \(slice\(None, None, None\), array\(3,\):bool\) \(Index, recorded outside any module\) has no ONNX mapping"):
+        export(lambda t: t[:, np.array([True, False, True])], np.ones((2, 3), np.float32), tmp_path / "m.onnx")
+
+
 def test_float64_models_and_several_inputs_and_outputs(tmp_path):
     tg.set_default_dtype(np.float64)
     model = nn.MLP([3, 5, 2], ["leaky_relu", "softmax"])  # float64: alpha exactly, not as a 32-bit attribute

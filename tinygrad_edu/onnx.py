@@ -292,6 +292,7 @@ class Builder:
         self._constants = {}  # (dtype, shape, bytes) -> name, for small unnamed constants
         self.prefix = ""  # the current op's module path, for node names
         self.doc = ""  # the current op's math and place, on every node it becomes
+        self.place = ""  # the current op and where it was recorded, for error messages
         self.graph_inputs = {}  # id(input array) -> Value: an index array that is a graph input
 
     def unique(self, name: str) -> str:
@@ -432,13 +433,13 @@ def _reshape(b, node, ins, out):
         else:
             unknown.append(d)
     if len(unknown) > 1:
-        raise ExportError(f"export: Reshape to {out.shape} ({b.doc}) changes {len(unknown)} sizes with the batch "
+        raise ExportError(f"export: Reshape to {out.shape} ({b.place}) changes {len(unknown)} sizes with the batch "
                           "size, which ONNX cannot infer; pass dynamic_batch=False")
     for d in unknown:
         target[d] = -1
     empty = 0 in out.shape
     if empty and out.dynamic:
-        raise ExportError(f"export: Reshape to the empty shape {out.shape} ({b.doc}) cannot keep a dynamic batch "
+        raise ExportError(f"export: Reshape to the empty shape {out.shape} ({b.place}) cannot keep a dynamic batch "
                           "axis; pass dynamic_batch=False")
     return b.op("Reshape", [x.name, b.constant(_int64(target))], **({"allowzero": 1} if empty else {}))
 
@@ -457,7 +458,7 @@ def _broadcast_to(b, node, ins, out):
     lead = len(out.shape) - len(x.shape)
     for d in out.dynamic:
         if d < lead or d - lead not in x.dynamic:
-            raise ExportError(f"export: BroadcastTo {out.shape} ({b.doc}) grows an axis to the batch size; "
+            raise ExportError(f"export: BroadcastTo {out.shape} ({b.place}) grows an axis to the batch size; "
                               "pass dynamic_batch=False")
         target[d] = 1
     return b.op("Expand", [x.name, b.constant(_int64(target))])
@@ -480,7 +481,8 @@ def _im2col(b, node, ins, out):
     """x (N, C, H, W) -> (N, C, H*W), then one Gather of every window's pixel positions (kh, kw, OH, OW)."""
     x = ins[0]
     if set(x.dynamic) - {0}:
-        raise ExportError(f"export: Im2Col ({b.doc}) on an image whose channels or size change with the batch")
+        raise ExportError(f"export: Im2Col ({b.place}) on an image whose channels or size change with the batch "
+                          "size; pass dynamic_batch=False")
     (kh, kw), (sh, sw) = attribute(node, "kernel_size"), attribute(node, "stride")
     _, _, _, _, out_h, out_w = out.shape
     height, width = x.shape[2], x.shape[3]
@@ -499,7 +501,7 @@ def _index(b, node, ins, out):
     unsupported = [p for p in parts if isinstance(p, (bool, np.bool_)) or (isinstance(p, np.ndarray) and p.dtype.kind not in "iu")]
     is_int = [isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in parts]
     if unsupported or sum(is_array) > 1 or (any(is_array) and any(is_int)):
-        raise ExportError(f"export: Index with {_describe_index(parts)} ({b.doc}) has no ONNX mapping here: only "
+        raise ExportError(f"export: Index with {_describe_index(parts)} ({b.place}) has no ONNX mapping here: only "
                           "slices, ints, None, ... and a single integer array are exported")
     ndim = len(x.shape)
     used = sum(1 for p in parts if p is not None and p is not Ellipsis)
@@ -619,7 +621,8 @@ class _Export:
             out = Value("", a.shape, a.dtype, _changed(a.shape, z.shape), z.shape)
             if out.dynamic and not self.dynamic_batch:
                 raise self._changed_graph()
-            self.b.prefix, self.b.doc = _prefix(node, self.module_names), f"{node.rule}; {self.place()}"
+            self.b.prefix, self.b.place = _prefix(node, self.module_names), self.place()
+            self.b.doc = f"{node.rule}; {self.b.place}"
             ins = self._operands(node, twin, out)
             self.values[id(a)] = Value(converter(self.b, node, ins, out), a.shape, a.dtype, out.dynamic, out.other)
         self._check_inputs_used()
