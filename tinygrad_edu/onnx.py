@@ -21,8 +21,9 @@ The file is the graph tinygrad_edu recorded, op for op, not a re-creation of the
 layers: a convolution arrives as the ``Pad``, ``Gather``, ``MatMul`` and reshapes it was
 computed with, not as one ``Conv`` node. That keeps every converter a few lines that
 can be checked against the primitive's own forward, and it works the same for a layer,
-a functional call or a model that composes ops in its own way; runtimes such as
-onnxruntime fold the constant parts and fuse the rest when they load the file.
+a functional call or a model that composes ops in its own way. The price is speed in
+the runtime: the ``Gather`` copies every window, as ``Im2Col`` does, where a ``Conv``
+node would run the runtime's own convolution.
 
 **The batch axis.** With ``dynamic_batch=True`` axis 0 of every input is named ``batch``
 and may take any size. The model runs twice, on the example and on one more row, so
