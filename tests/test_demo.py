@@ -31,9 +31,10 @@ def run_python(*args, env=None, cwd=None):
                           timeout=120)
 
 
-def run_demo_command(*args, env=None, block_matplotlib=False):
-    """``tinygrad-edu demo ...`` in a fresh interpreter, optionally one where matplotlib cannot be imported."""
-    block = "sys.modules['matplotlib'] = None; " if block_matplotlib else ""
+def run_demo_command(*args, env=None, block_matplotlib=False, block_onnx=False):
+    """``tinygrad-edu demo ...`` in a fresh interpreter, optionally one where matplotlib or onnx cannot be imported."""
+    block = ("sys.modules['matplotlib'] = None; " if block_matplotlib else "") + \
+        ("sys.modules['onnx'] = None; " if block_onnx else "")
     code = f"import sys; {block}from tinygrad_edu.cli import main; sys.exit(main(sys.argv[1:]))"
     return run_python("-c", code, "demo", *args, env=env)
 
@@ -122,7 +123,7 @@ EXPECTED_FILES = {
     "spirals": {"loss_curve.png", "training_step.svg", "decision_boundary.png"},
     "digits": {"loss_curve.png", "training_step.svg", "filters.png", "misclassified.png"},
 }
-ALWAYS = {"history.json", "weights.safetensors", "gradients.txt"}
+ALWAYS = {"history.json", "weights.safetensors", "gradients.txt"} | ({"model.onnx"} if tg.onnx.have_onnx() else set())
 
 
 @pytest.mark.parametrize("dataset, epochs", [("iris", 4), ("moons", 3), ("spirals", 3), ("digits", 2)])
@@ -255,3 +256,11 @@ def test_ctrl_c_during_training_writes_what_it_can_and_exits_130(tmp_path):
     assert "history.json, weights.safetensors, gradients.txt" in line
     weights = tg.load(out / "weights.safetensors")["model"]
     assert set(weights) == set(demo.DATASETS["iris"].build_model().state_dict())
+
+
+def test_without_onnx_it_says_in_one_line_which_extra_writes_model_onnx(tmp_path):
+    result = run_demo_command("iris", "--epochs", "2", "--out", str(tmp_path), block_onnx=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    [line] = _skipped_lines(result.stdout)
+    assert line == 'ONNX file skipped (model.onnx): install onnx (pip install "tinygrad_edu[onnx]") to get it'
+    assert "model.onnx" not in {path.name for path in tmp_path.iterdir()}

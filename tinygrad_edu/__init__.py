@@ -14,6 +14,6 @@ from .tools.checkpoint import CheckpointError, load, save
 from .tools.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tools.trace import render_trace, trace_backward
 from .tools.viz import draw_graph, render_graph
-from . import data, datasets, func, nn, optim, reference, train, utils  # noqa: E402
+from . import data, datasets, func, interop, nn, onnx, optim, reference, train, utils  # noqa: E402
 
 __version__ = "0.1.0"

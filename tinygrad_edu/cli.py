@@ -5,6 +5,7 @@
     tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
     tinygrad-edu gradcheck [--only NAME ...]
     tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N]
+    tinygrad-edu export WEIGHTS [--model iris|moons|spirals|digits] --onnx PATH
 
 Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
 function that adds its arguments, and a function that runs it and returns
@@ -244,6 +245,44 @@ def _run_bench(args) -> int:
         raise UsageError(str(error)) from None
 
 
+# ---------------------------------------------------------------------------- export
+
+
+def _export_arguments(parser):
+    parser.add_argument("weights", metavar="WEIGHTS", help="a checkpoint written by demo (weights.safetensors)")
+    parser.add_argument("--model", choices=list(demo.DATASETS), default=None,
+                        help="the demo network the weights belong to (default: the one the checkpoint names)")
+    parser.add_argument("--onnx", required=True, metavar="PATH", help="the ONNX file to write")
+
+
+def _run_export(args) -> int:
+    from . import onnx as onnx_export
+    from .tools.checkpoint import CheckpointError, load
+
+    target = Path(args.onnx)
+    writable_folder(target.parent)
+    if not onnx_export.have_onnx():
+        print(f"{PROG}: error: {onnx_export.INSTALL}", file=sys.stderr)
+        return 1
+    try:
+        saved = load(args.weights)
+    except (OSError, CheckpointError) as error:
+        raise UsageError(f"cannot read the weights {args.weights!r}: {getattr(error, 'strerror', None) or error}") from None
+    dataset = args.model or saved.get("dataset")
+    if dataset not in demo.DATASETS or not isinstance(saved.get("model"), dict):
+        raise UsageError(f"{args.weights!r} does not say which demo network it holds; give --model "
+                         f"({', '.join(demo.DATASETS)})")
+    spec = demo.DATASETS[dataset]
+    model = spec.build_model()
+    try:
+        model.load_state_dict(saved["model"])
+    except ValueError as error:
+        raise UsageError(f"the weights do not fit the {dataset} network ({spec.network}): {error}") from None
+    example = demo.load_split(spec, demo.DEFAULT_SEED)[0][:1]  # one prepared sample: the input's shape and dtype
+    print(f"Wrote {onnx_export.export(model, example, target)}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- the command table
 
 
@@ -265,6 +304,7 @@ COMMANDS = (
             _gradcheck_arguments, _run_gradcheck),
     Command("bench", "time training steps and op overhead against plain NumPy and PyTorch",
             bench.add_arguments, _run_bench),
+    Command("export", "write the network a demo run saved as an ONNX file", _export_arguments, _run_export),
 )
 
 

@@ -9,6 +9,7 @@ log lines), print the training and test accuracy, then write to the output folde
     training_step.svg       the graph of one training step, with the gradients it sent back
     gradients.txt           the gradient-flow report after training (also printed)
     weights.safetensors     the trained parameters and buffers
+    model.onnx              the trained model as ONNX, for other runtimes (needs the onnx extra)
     history.json            the settings, the loss and accuracy per epoch, the final accuracies
 
 and the dataset's own pictures: the decision boundary for 2-D data, the learned
@@ -37,6 +38,7 @@ from typing import Callable
 import numpy as np
 
 from . import data, datasets, nn, optim, plots
+from . import onnx as onnx_export
 from .engine.function import no_grad
 from .engine.random import manual_seed
 from .engine.tensor import Tensor
@@ -61,6 +63,7 @@ TOOLS = {
     "matplotlib": Tool(plots.have_matplotlib, 'matplotlib (pip install "tinygrad_edu[plot]")'),
     "dot": Tool(lambda: shutil.which("dot") is not None,
                 "Graphviz's dot program (apt-get install graphviz, brew install graphviz or conda install graphviz)"),
+    "onnx": Tool(onnx_export.have_onnx, 'onnx (pip install "tinygrad_edu[onnx]")'),
 }
 
 
@@ -311,6 +314,9 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
     out.mkdir(parents=True, exist_ok=True)
     run.written += [_write_history(run, out / "history.json"), _write_weights(run, out / "weights.safetensors"),
                     _write_gradient_report(run, out / "gradients.txt")]
+    have_onnx = TOOLS["onnx"].available()
+    if have_onnx:  # model(x): the MLPs' probabilities, the CNN's scores; any batch size
+        run.written.append(onnx_export.export(run.model, run.X_train[:1], out / "model.onnx"))
     skipped = {}  # what to install -> the pictures it would draw
     pictures = (LOSS_CURVE,) if run.history.epochs else ()  # no curve without a completed epoch
     for picture in (*pictures, *run.spec.pictures, STEP_GRAPH):
@@ -328,6 +334,8 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
     if skipped:
         names = [name for names in skipped.values() for name in names]
         print(f"Pictures skipped ({', '.join(names)}): install {' and '.join(skipped)} to get them")
+    if not have_onnx:
+        print(f"ONNX file skipped (model.onnx): install {TOOLS['onnx'].install} to get it")
     return run
 
 
