@@ -67,6 +67,9 @@ class Linear(Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, init={self.init!r}")
 
+    def short_repr(self):
+        return f"{self.in_features}, {self.out_features}" + ("" if self.bias is not None else ", bias=False")
+
 
 class Perceptron(Module):
     """The simplest unit: ``sigmoid(x @ weight + bias)``, one probability per sample.

@@ -213,6 +213,11 @@ class Module:
         """What goes inside the parentheses of this module's repr (e.g. ``4, 16``)."""
         return ""
 
+    def short_repr(self) -> str:
+        """What goes inside the parentheses where space is short (a graph picture's cluster, a trace's
+        module column): ``16, 8`` for a Linear layer. The default is ``extra_repr()``."""
+        return self.extra_repr()
+
     def __repr__(self):
         children = list(self.named_children())
         if not children:

@@ -33,6 +33,9 @@ from .viz import (
     arg_names,
     backward_rule,
     describe_array,
+    gradient_name,
+    module_label,
+    module_names,
     shape_text,
     tensor_names,
     walk,
@@ -125,7 +128,9 @@ class Trace:
 
     def __init__(self, loss, seed, steps, params=None):
         self.loss, self.seed, self.steps, self.params = loss, seed, list(steps), params
-        self.names = tensor_names(walk([loss]), params)
+        tensors = walk([loss])
+        self.names = tensor_names(tensors, params)
+        self._module_names = module_names(tensors, params)
         self._step_of = {id(step.output): step for step in self.steps}
         self._totals = None  # id(tensor) -> whole gradient, filled on first use
         self._view = None  # the graph's GraphView, built for the first frame
@@ -144,14 +149,15 @@ class Trace:
     def received(self, upto=None) -> dict:
         """id(tensor) -> the gradient it has received after step ``upto`` (default: all steps)."""
         totals = {id(self.loss): self.seed}
-        for totals in self._running_totals(len(self.steps) if upto is None else upto):
+        for totals in self.running_totals(len(self.steps) if upto is None else upto):
             pass
         return totals
 
-    def _running_totals(self, last):
-        """After each of steps 1..last in turn: id(tensor) -> gradient received so far (a fresh dict)."""
+    def running_totals(self, last=None):
+        """After each of steps 1..last (default: every step) in turn: a fresh dict id(tensor) -> the
+        gradient received so far. Before step 1 only the loss has one, the seed."""
         totals = {id(self.loss): self.seed}
-        for step in self.steps[:last]:
+        for step in self.steps[: len(self.steps) if last is None else last]:
             totals = dict(totals)
             for p in step.passed:
                 if p.grad is not None:
@@ -188,21 +194,37 @@ class Trace:
             return f"{target._ctx.name} output"
         return "leaf" if target.requires_grad else "data"
 
+    def module_of(self, step: TraceStep):
+        """The innermost module call the step's op ran in, as ``layers.1: Linear(16, 8)``; None outside modules."""
+        scope = step.ctx.scope
+        return module_label(scope[-1].module, self._module_names) if scope else None
+
+    def passes_text(self, passed: PassedGradient) -> str:
+        """One input's line of the table: ``dy -> w: (2, 3) norm 1.5``, ``dx: nothing (constant)``.
+
+        The gradient is named as in the rule (``dy`` for argument ``y``), then the tensor it goes to."""
+        name = gradient_name(passed.arg)
+        if not isinstance(passed.target, Tensor):
+            return f"{name}: nothing (constant)"
+        target = self.describe(passed.target)
+        if passed.grad is None:
+            return f"{name} -> {target}: nothing (needs no grad)"
+        return f"{name} -> {target}: {_gradient_text(passed.grad)}"
+
     def table(self) -> str:
-        """The steps as a numbered table: op, upstream g, rule, and what went to each input."""
-        header = ("#", "op", "upstream g", "rule", "passes back")
+        """The steps as a numbered table: op, module (when any op ran in one), upstream g, rule,
+        and what went to each input."""
+        modules = [self.module_of(step) or "" for step in self.steps]
+        with_modules = any(modules)
+        header = ("#", "op") + (("module",) if with_modules else ()) + ("upstream g", "rule", "passes back")
         rows = []
-        for step in self.steps:
-            passes = []
-            for p in step.passed:
-                if p.grad is None:
-                    why = "constant" if not isinstance(p.target, Tensor) else f"{self.describe(p.target)}, no grad"
-                    passes.append(f"{p.arg}: nothing ({why})")
-                else:
-                    passes.append(f"{p.arg} -> {self.describe(p.target)}: {_gradient_text(p.grad)}")
+        for step, module in zip(self.steps, modules):
+            passes = [self.passes_text(p) for p in step.passed]
             # the upstream column stays narrow: its values were shown where the earlier step passed them
-            rows.append((str(step.index), step.op, _gradient_text(step.upstream, small=4), step.rule, passes))
-        widths = [max([len(header[c])] + [len(r[c]) for r in rows]) for c in range(4)]
+            cells = (str(step.index), step.op) + ((module,) if with_modules else ())
+            rows.append((cells + (_gradient_text(step.upstream, small=4), step.rule), passes))
+        columns = len(header) - 1
+        widths = [max([len(header[c])] + [len(cells[c]) for cells, _ in rows]) for c in range(columns)]
 
         def line(cells, last):
             return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "  " + last
@@ -211,11 +233,11 @@ class Trace:
             f"backward trace of {self.names.get(id(self.loss)) or 'the output'} ({shape_text(self.loss.shape)}): "
             f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}, from the loss back to the leaves"
         )
-        out = [title, line(header[:4], header[4]).rstrip()]
-        for index, op, upstream, rule, passes in rows:
-            out.append(line((index, op, upstream, rule), passes[0] if passes else "").rstrip())
+        out = [title, line(header[:columns], header[columns]).rstrip()]
+        for cells, passes in rows:
+            out.append(line(cells, passes[0] if passes else "").rstrip())
             for extra in passes[1:]:
-                out.append(line(("", "", "", ""), extra).rstrip())
+                out.append(line(("",) * columns, extra).rstrip())
         return "\n".join(out)
 
     __str__ = table
@@ -307,7 +329,7 @@ def render_trace(trace: Trace, folder, format="png", rankdir="TB") -> list:
     folder = Path(folder)
     width = max(2, len(str(len(trace))))
     paths = []
-    for k, received in enumerate(trace._running_totals(len(trace)), start=1):
+    for k, received in enumerate(trace.running_totals(), start=1):
         picture = trace._frame(k, received, rankdir)
         paths.append(write_picture(picture, folder / f"step_{k:0{width}d}.{format}", format))
     return paths

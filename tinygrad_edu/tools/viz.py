@@ -133,17 +133,20 @@ def backward_rule(ctx) -> str:
     return rule.split(";", 1)[1].strip() if ";" in rule else rule
 
 
-_BACKWARD_PARAMS = {}  # op class -> the parameters of its backward after (self, g, out)
+_INPUT_PARAMS = {}  # op class -> the positional parameters of its forward after self
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+               inspect.Parameter.VAR_POSITIONAL)
 
 
 def arg_names(ctx, count: int) -> list:
-    """Names of an op's inputs, read from its backward signature: ``['x', 'y']``, ``['xs[0]', ...]``."""
+    """Names of an op's inputs, read from its forward signature: ``['x', 'y']``, ``['xs[0]', ...]``."""
     cls = type(ctx)
-    if cls not in _BACKWARD_PARAMS:
-        _BACKWARD_PARAMS[cls] = list(inspect.signature(cls.backward).parameters.values())[3:]
-    params = _BACKWARD_PARAMS[cls]
-    rest = params[-1] if params and params[-1].kind is inspect.Parameter.VAR_POSITIONAL else None
-    fixed = len(params) - (rest is not None)
+    if cls not in _INPUT_PARAMS:
+        params = list(inspect.signature(cls.forward).parameters.values())[1:]
+        _INPUT_PARAMS[cls] = [p for p in params if p.kind in _POSITIONAL]
+    params = _INPUT_PARAMS[cls]
+    rest = next((p for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
+    fixed = params.index(rest) if rest is not None else len(params)
     names = []
     for i in range(count):
         if i < fixed:
@@ -153,6 +156,14 @@ def arg_names(ctx, count: int) -> list:
         else:
             names.append(f"input{i}")
     return names
+
+
+def gradient_name(arg: str) -> str:
+    """What the rule calls the gradient for argument ``arg``: ``dx`` for ``x``, ``dxs[1]`` for ``xs[1]``.
+
+    Tables and the explorer write ``dx -> w`` (the gradient of argument ``x`` goes to the
+    tensor ``w``), so an argument's label never reads like a tensor's name."""
+    return f"d{arg}"
 
 
 def _constant_text(value) -> str:
@@ -249,6 +260,33 @@ def tensor_names(tensors, params=None) -> dict:
         if id(t) in names and t.grad is not None and t.grad._ctx is not None:
             names.setdefault(id(t.grad), f"{names[id(t)]}.grad")
     return names
+
+
+def module_names(tensors, params=None) -> dict:
+    """id(module) -> its dotted name inside its outermost module (``params`` first, when a Module),
+    for every module whose call recorded an op that produced one of ``tensors``."""
+    table = {}
+    roots = [params] if isinstance(params, Module) else []
+    for t in tensors:
+        scope = t._ctx.scope if t._ctx is not None else None
+        if scope:
+            roots.append(scope[0].module)
+    done = set()
+    for root in roots:
+        if id(root) in done:
+            continue
+        done.add(id(root))
+        for name, module in root.named_modules():
+            table.setdefault(id(module), name)
+    return table
+
+
+def module_label(module, names: dict) -> str:
+    """``layers.1: Linear(16, 8)``: the module's dotted name (from ``module_names``) and its repr line."""
+    extra = module.short_repr()
+    text = f"{type(module).__name__}({extra})" if extra else type(module).__name__
+    name = names.get(id(module), "")
+    return f"{name}: {text}" if name else text
 
 
 # ----------------------------------------------------------------------------- the graph as nodes
@@ -363,7 +401,7 @@ class GraphView:
         self.omitted = Counter()
         self.omitted_nodes = 0
         self.cut = []
-        self._module_names = self._module_name_table(order, params)
+        self._module_names = module_names(order, params)
         self._select(order, max_nodes)
         if group_modules:
             self._place_in_clusters()
@@ -431,34 +469,13 @@ class GraphView:
 
     # -- module clusters
 
-    @staticmethod
-    def _module_name_table(order, params):
-        """id(module) -> dotted name inside its outermost module (``params`` first, when a Module)."""
-        table = {}
-        roots = [params] if isinstance(params, Module) else []
-        for t in order:
-            scope = t._ctx.scope if t._ctx is not None else None
-            if scope:
-                roots.append(scope[0].module)
-        done = set()
-        for root in roots:
-            if id(root) in done:
-                continue
-            done.add(id(root))
-            for name, module in root.named_modules():
-                table.setdefault(id(module), name)
-        return table
-
     def _cluster_for(self, scope) -> Cluster:
         parent = None
         for call in scope:
             cluster = self.clusters.get(call.call_id)
             if cluster is None:
                 module = call.module
-                name = self._module_names.get(id(module), "")
-                extra = module.extra_repr()
-                text = f"{type(module).__name__}({extra})" if extra else type(module).__name__
-                cluster = Cluster(call.call_id, f"{name}: {text}" if name else text, parent, module)
+                cluster = Cluster(call.call_id, module_label(module, self._module_names), parent, module)
                 self.clusters[call.call_id] = cluster
                 if parent is not None:
                     parent.children.append(cluster)
