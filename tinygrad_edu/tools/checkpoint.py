@@ -72,7 +72,7 @@ def save(state, path) -> None:
     structure = json.dumps({"version": FORMAT_VERSION, "tree": tree}, allow_nan=True)
     metadata = {STRUCTURE_KEY: structure, CHECKSUM_KEY: _checksum(structure, tensors)}
     payload = safetensors.numpy.save(tensors, metadata=metadata)
-    _write_atomic(os.fspath(path), payload)
+    write_atomic(os.fspath(path), payload)
 
 
 def _encode(value, path, tensors):
@@ -143,7 +143,7 @@ def _checksum(structure: str, tensors) -> str:
 _temp_counter = itertools.count()
 
 
-def _write_atomic(path: str, payload: bytes) -> None:
+def write_atomic(path: str, payload: bytes) -> None:
     """Write ``payload`` to a fresh file next to ``path``, fsync it, then rename it over ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     while True:

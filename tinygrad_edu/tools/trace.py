@@ -194,9 +194,10 @@ class Trace:
             return f"{target._ctx.name} output"
         return "leaf" if target.requires_grad else "data"
 
-    def module_of(self, step: TraceStep):
-        """The innermost module call the step's op ran in, as ``layers.1: Linear(16, 8)``; None outside modules."""
-        scope = step.ctx.scope
+    def module_of(self, step):
+        """The innermost module call a step's op (or any op of this graph) ran in, as
+        ``layers.1: Linear(16, 8)``; None outside modules."""
+        scope = getattr(step, "ctx", step).scope
         return module_label(scope[-1].module, self._module_names) if scope else None
 
     def passes_text(self, passed: PassedGradient) -> str:

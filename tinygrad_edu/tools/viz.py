@@ -166,7 +166,8 @@ def gradient_name(arg: str) -> str:
     return f"d{arg}"
 
 
-def _constant_text(value) -> str:
+def constant_text(value) -> str:
+    """A constant input as a picture shows it: its values when small, else ``array (2, 3) float32``."""
     array = np.asarray(value)
     if array.size <= 4:
         return describe_array(array)
@@ -460,7 +461,7 @@ class GraphView:
                     src = node.node_id
                 else:
                     src = f"c{len(self.constants)}"
-                    self.constants.append((src, _constant_text(inp), op))
+                    self.constants.append((src, constant_text(inp), op))
                 self.edges.append(Edge(src, op.node_id, labels[i], bool(need), op, i))
             self.edges.append(Edge(op.node_id, self.tensors[op.output].node_id))
         for key, node in self.tensors.items():
