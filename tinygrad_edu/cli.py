@@ -3,6 +3,7 @@
     tinygrad-edu demo [iris|moons|spirals|digits] [--epochs N] [--lr LR] [--batch-size N]
                       [--optimizer sgd|momentum|adam] [--seed N] [--out DIR]
     tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
+    tinygrad-edu explore [the options of graph] [--out backprop.html]
     tinygrad-edu gradcheck [--only NAME ...]
     tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N]
 
@@ -108,7 +109,7 @@ def activation_list(text: str) -> list:
     return names
 
 
-def _graph_arguments(parser):
+def _graph_arguments(parser, out="graph.svg", out_help="the picture to write: .svg, .png or .pdf"):
     parser.add_argument("--layers", type=int_list, default=[4, 16, 8, 3], metavar="SIZES",
                         help="layer sizes, input first, comma-separated (default: 4,16,8,3)")
     parser.add_argument("--activations", type=activation_list, default=None, metavar="NAMES",
@@ -117,12 +118,13 @@ def _graph_arguments(parser):
     parser.add_argument("--grads", action="store_true", help="show the gradient each tensor receives")
     parser.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                         help="seeds the weights and the batch (default: 0)")
-    parser.add_argument("--out", default="graph.svg", metavar="FILE",
-                        help="the picture to write: .svg, .png or .pdf (default: graph.svg)")
+    parser.add_argument("--out", default=out, metavar="FILE", help=f"{out_help} (default: {out})")
 
 
-def _run_graph(args) -> int:
-    from .tools.viz import FORMATS, mlp_step_graph, write_picture
+def _mlp_step(args, out_suffixes):
+    """The MLP's training step the arguments ask for, ``(loss, model)``, once the output path is
+    known to be fine; None (after one line on stderr) when Graphviz's dot is missing."""
+    from .tools.viz import mlp_step
 
     layers = args.layers
     activations = args.activations or ["relu"] * (len(layers) - 2) + ["softmax"]
@@ -130,18 +132,50 @@ def _run_graph(args) -> int:
         raise UsageError(f"--layers {','.join(map(str, layers))} makes {len(layers) - 1} layers, which need "
                          f"{len(layers) - 1} activations; --activations gives {len(activations)}")
     out = Path(args.out)
-    if out.suffix.lower().lstrip(".") not in FORMATS:
-        raise UsageError(f"--out must end in {', '.join('.' + f for f in FORMATS)}, got {args.out!r}")
+    if out.suffix.lower().lstrip(".") not in out_suffixes:
+        raise UsageError(f"--out must end in {', '.join('.' + f for f in out_suffixes)}, got {args.out!r}")
     writable_folder(out.parent)
     if shutil.which("dot") is None:
         print(f"{PROG}: error: to draw the graph, install {demo.TOOLS['dot'].install}", file=sys.stderr)
-        return 1
-    digraph = mlp_step_graph(layers, activations, show_grads=args.grads, seed=args.seed)
+        return None
+    return mlp_step(layers, activations, seed=args.seed)
+
+
+def _write(write, out):
+    """Run ``write()`` (it returns the path written) and say so; a folder in the way or no permission is a usage error."""
     try:
-        print(f"Wrote {write_picture(digraph, out)}")
-    except OSError as error:  # a folder in the way, no permission
-        raise UsageError(f"cannot write {args.out!r}: {error.strerror or error}") from None
+        print(f"Wrote {write()}")
+    except OSError as error:
+        raise UsageError(f"cannot write {out!r}: {error.strerror or error}") from None
     return 0
+
+
+def _run_graph(args) -> int:
+    from .tools.viz import FORMATS, traced_graph, write_picture
+
+    step = _mlp_step(args, FORMATS)
+    if step is None:
+        return 1
+    loss, model = step
+    digraph = traced_graph(loss, model, args.grads)
+    return _write(lambda: write_picture(digraph, args.out), args.out)
+
+
+# ---------------------------------------------------------------------------- explore
+
+
+def _explore_arguments(parser):
+    _graph_arguments(parser, out="backprop.html", out_help="the page to write, .html")
+
+
+def _run_explore(args) -> int:
+    from .tools.explorer import render_explorer
+
+    step = _mlp_step(args, ("html",))
+    if step is None:
+        return 1
+    loss, model = step
+    return _write(lambda: render_explorer(loss, args.out, params=model, show_grads=args.grads), args.out)
 
 
 # ---------------------------------------------------------------------------- gradcheck
@@ -193,6 +227,8 @@ COMMANDS = (
     Command("demo", "train the tutorial's network (or another dataset's) and write its pictures",
             _demo_arguments, _run_demo),
     Command("graph", "draw the graph of one training step of an MLP", _graph_arguments, _run_graph),
+    Command("explore", "write the backprop explorer, a web page that steps through one training step of an MLP",
+            _explore_arguments, _run_explore),
     Command("gradcheck", "check every op's and module's gradients against finite differences",
             _gradcheck_arguments, _run_gradcheck),
     Command("bench", "time training steps and op overhead against plain NumPy and PyTorch",

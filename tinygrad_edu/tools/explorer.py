@@ -81,11 +81,11 @@ def values_text(array) -> str:
     """Every element to 4 significant digits, in NumPy's brackets, in columns of one width."""
     array = np.asarray(array)
     if array.dtype.kind not in "fc":
-        return np.array2string(array, separator=", ", max_line_width=100, threshold=VALUES_SHOWN + 1)
+        return np.array2string(array, separator=", ", max_line_width=160, threshold=VALUES_SHOWN + 1)
     if array.ndim == 0:
         return _number(array.item())
     width = max((len(_number(v)) for v in array.ravel()), default=1)
-    return np.array2string(array, separator=", ", max_line_width=100, threshold=VALUES_SHOWN + 1,
+    return np.array2string(array, separator=", ", max_line_width=160, threshold=VALUES_SHOWN + 1,
                            formatter={"float_kind": lambda v: _number(v).rjust(width)})
 
 
