@@ -238,3 +238,6 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+    def short_repr(self):
+        return str(self.num_features)
