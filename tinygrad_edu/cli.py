@@ -5,6 +5,7 @@
     tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
     tinygrad-edu explore [the options of graph] [--out backprop.html]
     tinygrad-edu gradcheck [--only NAME ...]
+    tinygrad-edu exercises init DIR | check DIR [NAME]
     tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N]
 
 Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
@@ -200,6 +201,57 @@ def _run_gradcheck(args) -> int:
     return 0 if all(row.passed for row in rows) else 1
 
 
+# ---------------------------------------------------------------------------- exercises
+
+
+def _exercises_arguments(parser):
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    init = actions.add_parser("init", help="write the exercise files and their README into DIR",
+                              description="write the exercise files and their README into DIR")
+    init.add_argument("folder", metavar="DIR", help="the folder to write (created if needed; never overwritten)")
+    check = actions.add_parser("check", help="check the backward passes written in DIR",
+                               description="check the backward passes written in DIR")
+    check.add_argument("folder", metavar="DIR", help="the folder that init wrote")
+    check.add_argument("name", nargs="?", metavar="NAME", help="only this exercise (mul, sum, ...; default: all)")
+
+
+def _exercises_init(args) -> int:
+    from .exercises import init_folder
+
+    writable_folder(args.folder)
+    try:
+        written = init_folder(args.folder)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    print(f"Wrote {len(written) - 1} exercises and their README to {args.folder}: start with "
+          f"{Path(args.folder) / written[-1].name}")
+    return 0
+
+
+def _exercises_check(args) -> int:
+    if not Path(args.folder).is_dir():
+        raise UsageError(f"no folder {args.folder!r}; write the exercises with: {PROG} exercises init {args.folder}")
+    try:
+        from .exercises.check import check_folder, format_results
+    except ImportError as error:  # hypothesis draws the inputs
+        print(f"{PROG}: error: checking the exercises needs {error.name}: "
+              f'pip install "tinygrad_edu[exercises]"', file=sys.stderr)
+        return 1
+    try:
+        results = check_folder(args.folder, args.name)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    print(format_results(results))
+    return 0 if all(result.passed for result in results) else 1
+
+
+EXERCISE_ACTIONS = {"init": _exercises_init, "check": _exercises_check}
+
+
+def _run_exercises(args) -> int:
+    return EXERCISE_ACTIONS[args.action](args)
+
+
 # ---------------------------------------------------------------------------- bench
 
 
@@ -231,6 +283,8 @@ COMMANDS = (
             _explore_arguments, _run_explore),
     Command("gradcheck", "check every op's and module's gradients against finite differences",
             _gradcheck_arguments, _run_gradcheck),
+    Command("exercises", "write the backward yourself: init writes the exercises, check checks them",
+            _exercises_arguments, _run_exercises),
     Command("bench", "time training steps and op overhead against plain NumPy and PyTorch",
             bench.add_arguments, _run_bench),
 )
