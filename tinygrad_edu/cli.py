@@ -125,7 +125,7 @@ def _graph_arguments(parser, out="graph.svg", out_help="the picture to write: .s
 def _mlp_step(args, out_suffixes):
     """The MLP's training step the arguments ask for, ``(loss, model)``, once the output path is
     known to be fine; None (after one line on stderr) when Graphviz's dot is missing."""
-    from .tools.viz import mlp_step
+    from .tools.trace import mlp_step
 
     layers = args.layers
     activations = args.activations or ["relu"] * (len(layers) - 2) + ["softmax"]
@@ -152,7 +152,8 @@ def _write(write, out):
 
 
 def _run_graph(args) -> int:
-    from .tools.viz import FORMATS, traced_graph, write_picture
+    from .tools.trace import traced_graph
+    from .tools.viz import FORMATS, write_picture
 
     step = _mlp_step(args, FORMATS)
     if step is None:

@@ -145,7 +145,7 @@ def _misclassified(run, path):
 
 def _step_loss(run):
     """The loss of one training step on four training samples (the graph's shape does not depend on the batch size)."""
-    from .tools.viz import step_loss
+    from .tools.trace import step_loss
 
     rows = slice(0, 4)
     return step_loss(run.scores, Tensor(run.X_train[rows], name="x"), run.y_train[rows], cross_entropy)
@@ -153,7 +153,8 @@ def _step_loss(run):
 
 def _step_graph(run, path):
     """The graph of one training step: forward, loss, and the gradients sent back."""
-    from .tools.viz import traced_graph, write_picture
+    from .tools.trace import traced_graph
+    from .tools.viz import write_picture
 
     digraph = traced_graph(_step_loss(run), params=run.model)
     run.model.zero_grad()

@@ -33,6 +33,7 @@ from .viz import (
     arg_names,
     backward_rule,
     describe_array,
+    draw_graph,
     gradient_name,
     module_label,
     module_names,
@@ -334,3 +335,65 @@ def render_trace(trace: Trace, folder, format="png", rankdir="TB") -> list:
         picture = trace._frame(k, received, rankdir)
         paths.append(write_picture(picture, folder / f"step_{k:0{width}d}.{format}", format))
     return paths
+
+
+# ---------------------------------------------------------------------------- one training step, drawn
+
+
+def step_loss(forward, x, target, loss_fn=None):
+    """One training step's loss, ``loss_fn(forward(x), target)``, named ``loss``, before its backward pass.
+
+    forward     a model (or a bound method such as ``mlp.logits``) applied to the batch ``x``
+    loss_fn     default: ``nn.functional.cross_entropy``
+    """
+    if loss_fn is None:
+        from ..nn.functional import cross_entropy as loss_fn
+    loss = loss_fn(forward(x), target)
+    loss.name = "loss"
+    return loss
+
+
+def step_graph(forward, x, target, loss_fn=None, params=None, show_grads=True):
+    """The graph of one training step: ``loss_fn(forward(x), target)`` and its backward pass.
+
+    forward, loss_fn   as for ``step_loss``
+    params             names for the tensors (usually the model), as for ``draw_graph``
+    show_grads         each tensor shows the gradient it received (recorded by ``tg.trace_backward``)
+
+    The backward pass accumulates into the parameters' ``.grad`` like any other:
+    call ``zero_grad()`` afterwards if the model trains on.
+    """
+    return traced_graph(step_loss(forward, x, target, loss_fn), params, show_grads)
+
+
+def traced_graph(loss, params=None, show_grads=True):
+    """Run ``loss``'s backward pass (traced) and draw its graph, with the gradients when ``show_grads``."""
+    trace = trace_backward(loss, params=params)
+    return draw_graph(loss, params=params, show_grads=trace if show_grads else False)
+
+
+def mlp_step(layer_sizes, activations, seed=0, batch_size=8):
+    """One training step's cross-entropy loss for a new MLP on a random batch: ``(loss, model)``.
+
+    ``layer_sizes`` such as (4, 16, 8, 3) and one activation name per layer. The
+    data is a seeded random batch; ``seed`` also seeds the package's generator, so
+    the weights are repeatable.
+    """
+    from ..engine.random import generator, manual_seed
+    from ..nn import MLP
+
+    manual_seed(seed)
+    model = MLP(layer_sizes, activations)
+    rng = generator(seed)
+    x = Tensor(rng.standard_normal((batch_size, layer_sizes[0])).astype(model.layers[0].weight.dtype), name="x")
+    labels = Tensor(rng.integers(0, layer_sizes[-1], size=batch_size), name="labels")
+    return step_loss(model.logits, x, labels), model
+
+
+def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_size=8):
+    """The graph of one training step of an MLP (``mlp_step``): forward, cross-entropy loss, backward.
+
+    With ``show_grads`` every tensor shows the gradient it received (recorded by ``tg.trace_backward``).
+    """
+    loss, model = mlp_step(layer_sizes, activations, seed=seed, batch_size=batch_size)
+    return traced_graph(loss, model, show_grads)
