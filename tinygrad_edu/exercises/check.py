@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, Verbosity, example, given, settings
 
-from ..engine.ops import sum_to_shape
+from ..engine.autograd import sum_to_shape
 from ..tools.gradcheck import GradcheckError, gradcheck
 from . import Sheet, load, sheets
 from .catalog import EXERCISES, TRANSPOSE_HINT, Exercise, Wrong

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+import threading
+
+from ..engine import events
 from ..engine.autograd import run_backward
-from ..engine.ops import sum_to_shape
-from ..engine.tensor import Tensor, _seed_gradient
+from ..engine.tensor import Tensor, seed_gradient
 from .viz import (
     SMALL_SIZE,
     Decoration,
@@ -91,16 +93,23 @@ class TraceStep:
         return f"<TraceStep {self.index}: {self.op}, g {shape_text(self.upstream.shape)}, {self.rule}>"
 
 
-def _record(index, tensor, ctx, g, input_grads) -> TraceStep:
+def _record(index, tensor, ctx, g, passed_grads) -> TraceStep:
     names = arg_names(ctx, len(ctx.inputs))
-    passed = []
-    for i, (inp, grad, need) in enumerate(zip(ctx.inputs, input_grads, ctx.needs_input_grad)):
-        if grad is None or not need:
-            passed.append(PassedGradient(i, names[i], inp, None))
-            continue
-        grad = sum_to_shape(np.asarray(grad), inp.shape).astype(inp.dtype, copy=True)
-        passed.append(PassedGradient(i, names[i], inp, grad))
-    return TraceStep(index, ctx, tensor, np.array(g, copy=True), tuple(passed))
+    passed = tuple(PassedGradient(i, names[i], inp, None if grad is None else np.array(grad, copy=True))
+                   for i, (inp, grad) in enumerate(zip(ctx.inputs, passed_grads)))
+    return TraceStep(index, ctx, tensor, np.array(g, copy=True), passed)
+
+
+class _Recorder(events.Observer):
+    """Watches the engine's ``node_swept`` event in one thread: each step's upstream gradient and what it
+    passed on, already summed to each input's shape (copies: the engine may add into them later)."""
+
+    def __init__(self):
+        self.steps, self.thread = [], threading.get_ident()
+
+    def node_swept(self, node, out, g, grads):
+        if threading.get_ident() == self.thread:
+            self.steps.append(_record(len(self.steps) + 1, out, node, g, grads))
 
 
 def trace_backward(loss, gradient=None, params=None, retain_graph=False) -> Trace:
@@ -114,13 +123,13 @@ def trace_backward(loss, gradient=None, params=None, retain_graph=False) -> Trac
             "trace_backward: the loss must be a Tensor that requires grad (build it from tensors "
             "created with requires_grad=True)"
         )
-    seed = _seed_gradient(loss, gradient, False, "trace_backward")
-    steps = []
-
-    def tracer(tensor, ctx, g, input_grads):
-        steps.append(_record(len(steps) + 1, tensor, ctx, g, input_grads))
-
-    run_backward([loss], [seed], retain_graph=retain_graph, tracer=tracer)
+    seed = seed_gradient(loss, gradient, False, "trace_backward")
+    recorder = events.attach(_Recorder())
+    try:
+        run_backward([loss], [seed], retain_graph=retain_graph)
+    finally:
+        events.detach(recorder)
+    steps = recorder.steps
     return Trace(loss, np.array(seed, copy=True), steps, params)
 
 

@@ -133,20 +133,18 @@ def backward_rule(ctx) -> str:
     return rule.split(";", 1)[1].strip() if ";" in rule else rule
 
 
-_INPUT_PARAMS = {}  # op class -> the positional parameters of its forward after self
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-               inspect.Parameter.VAR_POSITIONAL)
+_FORWARD_PARAMS = {}  # op class -> the positional parameters of its forward after self
 
 
 def arg_names(ctx, count: int) -> list:
     """Names of an op's inputs, read from its forward signature: ``['x', 'y']``, ``['xs[0]', ...]``."""
     cls = type(ctx)
-    if cls not in _INPUT_PARAMS:
-        params = list(inspect.signature(cls.forward).parameters.values())[1:]
-        _INPUT_PARAMS[cls] = [p for p in params if p.kind in _POSITIONAL]
-    params = _INPUT_PARAMS[cls]
-    rest = next((p for p in params if p.kind is inspect.Parameter.VAR_POSITIONAL), None)
-    fixed = params.index(rest) if rest is not None else len(params)
+    if cls not in _FORWARD_PARAMS:
+        _FORWARD_PARAMS[cls] = [p for p in list(inspect.signature(cls.forward).parameters.values())[1:]
+                                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY, p.VAR_POSITIONAL)]
+    params = _FORWARD_PARAMS[cls]
+    rest = params[-1] if params and params[-1].kind is inspect.Parameter.VAR_POSITIONAL else None
+    fixed = len(params) - (rest is not None)
     names = []
     for i in range(count):
         if i < fixed:
