@@ -68,7 +68,8 @@ class Linear(Module):
                 f"bias={self.bias is not None}, init={self.init!r}")
 
     def short_repr(self):
-        return f"{self.in_features}, {self.out_features}" + ("" if self.bias is not None else ", bias=False")
+        """``Linear(4, 16)``: the sizes only, for labels in pictures."""
+        return f"Linear({self.in_features}, {self.out_features})"
 
 
 class Perceptron(Module):
@@ -238,6 +239,3 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
-
-    def short_repr(self):
-        return str(self.num_features)

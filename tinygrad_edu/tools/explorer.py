@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..engine.tensor import Tensor
-from .checkpoint import write_atomic
+from .atomic import write_atomic
 from .trace import CURRENT_BORDER, CURRENT_FILL, DONE_FILL, RECEIVED_FILL, RECEIVING_BORDER, Trace, trace_backward
 from .viz import (
     INSTALL_GRAPHVIZ,
