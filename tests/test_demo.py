@@ -118,10 +118,10 @@ def test_predict_leaves_the_model_in_its_mode(tmp_path):
 
 
 EXPECTED_FILES = {
-    "iris": {"loss_curve.png", "training_step.svg"},
-    "moons": {"loss_curve.png", "training_step.svg", "decision_boundary.png"},
-    "spirals": {"loss_curve.png", "training_step.svg", "decision_boundary.png"},
-    "digits": {"loss_curve.png", "training_step.svg", "filters.png", "misclassified.png"},
+    "iris": {"loss_curve.png", "training_step.svg", "backprop.html"},
+    "moons": {"loss_curve.png", "training_step.svg", "backprop.html", "decision_boundary.png"},
+    "spirals": {"loss_curve.png", "training_step.svg", "backprop.html", "decision_boundary.png"},
+    "digits": {"loss_curve.png", "training_step.svg", "backprop.html", "filters.png", "misclassified.png"},
 }
 ALWAYS = {"history.json", "weights.safetensors", "gradients.txt"} | ({"model.onnx"} if tg.onnx.have_onnx() else set())
 
@@ -134,8 +134,10 @@ def test_demo_command_writes_every_output(tmp_path, dataset, epochs):
     progress, _ = tutorial_log(result.stdout, epochs)
     assert progress == list(range(1, epochs + 1))  # ten lines a run, at most one per epoch
     assert {path.name for path in out.iterdir()} == ALWAYS | EXPECTED_FILES[dataset]
-    for name in EXPECTED_FILES[dataset]:
+    for name in EXPECTED_FILES[dataset] - {"backprop.html"}:
         (assert_png if name.endswith(".png") else assert_svg)(out / name)
+    page = (out / "backprop.html").read_text(encoding="utf-8")  # the explorer of the same step
+    assert page.startswith("<!DOCTYPE html>") and "Backprop explorer: loss (scalar)" in page and "<svg" in page
     root = assert_svg(out / "training_step.svg")
     text = ET.tostring(root, encoding="unicode")
     assert "LogSoftmax" in text and "MatMul" in text and "grad" in text
@@ -174,7 +176,7 @@ def test_without_matplotlib_it_trains_and_says_in_one_line_what_to_install(tmp_p
     [line] = _skipped_lines(result.stdout)
     assert line.startswith("Pictures skipped (loss_curve.png, decision_boundary.png): install matplotlib")
     assert 'pip install "tinygrad_edu[plot]"' in line and "Graphviz" not in line
-    assert {path.name for path in tmp_path.iterdir()} == ALWAYS | {"training_step.svg"}
+    assert {path.name for path in tmp_path.iterdir()} == ALWAYS | {"training_step.svg", "backprop.html"}
 
 
 def test_without_dot_it_trains_and_says_in_one_line_what_to_install(tmp_path):
@@ -182,7 +184,7 @@ def test_without_dot_it_trains_and_says_in_one_line_what_to_install(tmp_path):
     result = run_demo_command("iris", "--epochs", "2", "--out", str(out), env=_path_without_dot(tmp_path))
     assert result.returncode == 0 and result.stderr == "", result.stderr
     [line] = _skipped_lines(result.stdout)
-    assert line.startswith("Pictures skipped (training_step.svg): install Graphviz's dot program")
+    assert line.startswith("Pictures skipped (training_step.svg, backprop.html): install Graphviz's dot program")
     assert "matplotlib" not in line
     assert {path.name for path in out.iterdir()} == ALWAYS | {"loss_curve.png"}
 
@@ -193,7 +195,7 @@ def test_without_either_one_line_names_both(tmp_path):
                               block_matplotlib=True)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     [line] = _skipped_lines(result.stdout)
-    assert "loss_curve.png, training_step.svg" in line and "matplotlib" in line and "Graphviz" in line
+    assert "loss_curve.png, training_step.svg, backprop.html" in line and "matplotlib" in line and "Graphviz" in line
     assert {path.name for path in out.iterdir()} == ALWAYS
 
 

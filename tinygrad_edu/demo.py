@@ -7,6 +7,7 @@ log lines), print the training and test accuracy, then write to the output folde
 
     loss_curve.png          loss per epoch, linear and log scale side by side
     training_step.svg       the graph of one training step, with the gradients it sent back
+    backprop.html           the same step in the backprop explorer, to click through
     gradients.txt           the gradient-flow report after training (also printed)
     weights.safetensors     the trained parameters and buffers
     model.onnx              the trained model as ONNX, for other runtimes (needs the onnx extra)
@@ -147,20 +148,36 @@ def _misclassified(run, path):
                                     title="Misclassified test digits")
 
 
+def _step_loss(run):
+    """The loss of one training step on four training samples (the graph's shape does not depend on the batch size)."""
+    from .tools.trace import step_loss
+
+    rows = slice(0, 4)
+    return step_loss(run.scores, Tensor(run.X_train[rows], name="x"), run.y_train[rows], cross_entropy)
+
+
 def _step_graph(run, path):
-    """The graph of one training step on four training samples: forward, loss, and the gradients sent back."""
-    from .tools.trace import step_graph
+    """The graph of one training step: forward, loss, and the gradients sent back."""
+    from .tools.trace import traced_graph
     from .tools.viz import write_picture
 
-    rows = slice(0, 4)  # a few rows: the graph's shape does not depend on the batch size
-    digraph = step_graph(run.scores, Tensor(run.X_train[rows], name="x"), run.y_train[rows], cross_entropy,
-                         params=run.model)
+    digraph = traced_graph(_step_loss(run), params=run.model)
     run.model.zero_grad()
     return write_picture(digraph, path)
 
 
+def _explorer(run, path):
+    """The backprop explorer of the same training step: a page to click through its backward pass."""
+    from .tools.explorer import render_explorer
+
+    written = render_explorer(_step_loss(run), path, params=run.model)
+    run.model.zero_grad()
+    return written
+
+
 LOSS_CURVE = Picture("loss_curve.png", _loss_curve)
 STEP_GRAPH = Picture("training_step.svg", _step_graph, tool="dot")
+EXPLORER = Picture("backprop.html", _explorer, tool="dot")
 DECISION_BOUNDARY = Picture("decision_boundary.png", _decision_boundary)
 CONV_FILTERS = Picture("filters.png", _conv_filters)
 MISCLASSIFIED = Picture("misclassified.png", _misclassified)
@@ -319,7 +336,7 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
         run.written.append(onnx_export.export(run.model, run.X_train[:1], out / "model.onnx"))
     skipped = {}  # what to install -> the pictures it would draw
     pictures = (LOSS_CURVE,) if run.history.epochs else ()  # no curve without a completed epoch
-    for picture in (*pictures, *run.spec.pictures, STEP_GRAPH):
+    for picture in (*pictures, *run.spec.pictures, STEP_GRAPH, EXPLORER):
         tool = TOOLS[picture.tool]
         if tool.available():
             run.written.append(picture.draw(run, out / picture.filename))
