@@ -404,8 +404,13 @@ def _axes(axis, ndim) -> tuple:
 
 
 def _step(b, node, ins, out):
-    """A piecewise-constant op (``Step``): NumPy's sign, round, floor, ceil or trunc as ONNX's."""
+    """A piecewise-constant op (``Step``): NumPy's sign, round, floor, ceil, trunc or floor_divide as ONNX's."""
     name, x = getattr(attribute(node, "fn"), "__name__", "?"), ins[0].name
+    if name == "floor_divide":  # NumPy's x // y is (x - x mod y) / y, rounded to the integer it is; x / y if y == 0
+        y = ins[1].name
+        quotient = b.op("Round", [b.op("Div", [b.op("Sub", [x, _numpy_mod(b, x, y, out.dtype)]), y])])
+        by_zero = b.op("Equal", [y, b.constant(np.zeros((), out.dtype))])
+        return b.op("Where", [by_zero, b.op("Div", [x, y]), quotient])
     if name == "round" and node.attrs.get("decimals", 0) != 0:
         raise ExportError(f"export: round to {node.attrs['decimals']} decimals ({b.place}) has no ONNX form")
     if name == "trunc":  # ONNX has no Trunc: sign(x) * floor(|x|)
@@ -416,6 +421,80 @@ def _step(b, node, ins, out):
 
 
 _STEPS = {"sign": "Sign", "round": "Round", "floor": "Floor", "ceil": "Ceil", "rint": "Round"}
+
+
+def _numpy_mod(b, x, y, dtype) -> str:
+    """``np.mod(x, y)`` of floats: C's fmod (ONNX Mod with fmod=1), moved by y where its sign differs from y's."""
+    rest = b.op("Mod", [x, y], fmod=1)
+    zero = b.constant(np.zeros((), dtype))
+    differs = b.op("And", [b.op("Not", [b.op("Equal", [rest, zero])]),
+                           b.op("Xor", [b.op("Less", [rest, zero]), b.op("Less", [y, zero])])])
+    return b.op("Where", [differs, b.op("Add", [rest, y]), rest])
+
+
+def _mod(b, node, ins, out):
+    if out.dtype.kind != "f":
+        return b.op("Mod", [ins[0].name, ins[1].name])  # ONNX's integer Mod has the sign of the divisor, as NumPy's
+    return _numpy_mod(b, ins[0].name, ins[1].name, out.dtype)
+
+
+def _expm1(b, node, ins, out):
+    """ONNX has no Expm1: Exp(x) - 1 (off by up to one rounding of 1, about 1e-7 in float32, near x = 0)."""
+    return b.op("Sub", [b.op("Exp", [ins[0].name]), b.constant(np.ones((), out.dtype))])
+
+
+def _log1p(b, node, ins, out):
+    """ONNX has no Log1p: Log(1 + x) (off by up to one rounding of 1, about 1e-7 in float32, near x = 0)."""
+    return b.op("Log", [b.op("Add", [b.constant(np.ones((), out.dtype)), ins[0].name])])
+
+
+def _log_base(b, node, ins, out):
+    base = attribute(node, "base")
+    return b.op("Div", [b.op("Log", [ins[0].name]), b.constant(np.asarray(np.log(base), out.dtype))])
+
+
+def _arctan2(b, node, ins, out):
+    """ONNX has no Atan2: Atan(y / x), turned by pi where x is negative; along the x axis (y = +-0),
+    +-0 or +-pi. Signed zeros count, as in NumPy (``arctan2(-0.0, -1.0)`` is -pi)."""
+    y, x = ins[0].name, ins[1].name
+    zero, one = b.constant(np.zeros((), out.dtype)), b.constant(np.ones((), out.dtype))
+    pi = b.constant(np.asarray(np.pi, out.dtype))
+
+    def negative(v):  # v < 0, or v is -0 (then 1 / v is -inf)
+        return b.op("Or", [b.op("Less", [v, zero]), b.op("Less", [b.op("Div", [one, v]), zero])])
+
+    y_negative, x_negative = negative(y), negative(x)
+    angle = b.op("Atan", [b.op("Div", [y, x])])
+    turned = b.op("Where", [y_negative, b.op("Sub", [angle, pi]), b.op("Add", [angle, pi])])
+    general = b.op("Where", [x_negative, turned, angle])
+    on_axis = b.op("Where", [x_negative, b.op("Where", [y_negative, b.op("Neg", [pi]), pi]), y])
+    return b.op("Where", [b.op("Equal", [y, zero]), on_axis, general])
+
+
+def _hypot(b, node, ins, out):
+    """ONNX has no Hypot: m * sqrt((x/m)**2 + (y/m)**2) with m = max(|x|, |y|), so nothing overflows
+    (and inf where m is)."""
+    x, y = b.op("Abs", [ins[0].name]), b.op("Abs", [ins[1].name])
+    largest = b.op("Max", [x, y])
+    zero, one = b.constant(np.zeros((), out.dtype)), b.constant(np.ones((), out.dtype))
+    safe = b.op("Where", [b.op("Equal", [largest, zero]), one, largest])
+    ratios = [b.op("Div", [v, safe]) for v in (x, y)]
+    squares = b.op("Add", [b.op("Mul", [r, r]) for r in ratios])
+    return b.op("Where", [b.op("IsInf", [largest]), largest, b.op("Mul", [largest, b.op("Sqrt", [squares])])])
+
+
+def _logaddexp(b, node, ins, out):
+    """max(x, y) + log(1 + exp(-|x - y|)), and x + log 2 where x == y (so two infinities of one sign work)."""
+    x, y = ins[0].name, ins[1].name
+    one = b.constant(np.ones((), out.dtype))
+    gap = b.op("Neg", [b.op("Abs", [b.op("Sub", [x, y])])])
+    value = b.op("Add", [b.op("Max", [x, y]), b.op("Log", [b.op("Add", [one, b.op("Exp", [gap])])])])
+    tie = b.op("Add", [x, b.constant(np.asarray(np.log(2), out.dtype))])
+    return b.op("Where", [b.op("Equal", [x, y]), tie, value])
+
+
+def _cumsum(b, node, ins, out):
+    return b.op("CumSum", [ins[0].name, b.constant(_int64(attribute(node, "axis")))])
 
 
 def _reduce(op_type):
@@ -579,12 +658,17 @@ CONVERTERS = {
     "Neg": _same("Neg"), "Exp": _same("Exp"), "Log": _same("Log"), "Sin": _same("Sin"), "Cos": _same("Cos"),
     "Tanh": _same("Tanh"), "Sigmoid": _same("Sigmoid"), "Relu": _same("Relu"), "LeakyRelu": _leaky_relu,
     "Abs": _same("Abs"), "Clip": _clip, "Cast": _cast, "Step": _step,
+    "Expm1": _expm1, "Log1p": _log1p, "LogBase": _log_base, "Sinh": _same("Sinh"), "Cosh": _same("Cosh"),
+    "Arcsin": _same("Asin"), "Arccos": _same("Acos"), "Arcsinh": _same("Asinh"), "Arccosh": _same("Acosh"),
+    "Erf": _same("Erf"), "Softplus": _same("Softplus"),
     # binary, broadcasting as NumPy does
     "Add": _same("Add"), "Sub": _same("Sub"), "Mul": _same("Mul"), "Div": _same("Div"), "Pow": _same("Pow"),
     "Maximum": _same("Max"), "Minimum": _same("Min"), "Where": _same("Where"), "MatMul": _same("MatMul"),
+    "Arctan2": _arctan2, "Hypot": _hypot, "LogAddExp": _logaddexp, "Mod": _mod,
     # reductions
     "Sum": _reduce("ReduceSum"), "Max": _reduce("ReduceMax"), "Min": _reduce("ReduceMin"),
     "Softmax": _softmax("Softmax"), "LogSoftmax": _softmax("LogSoftmax"),
+    "Prod": _reduce("ReduceProd"), "Cumsum": _cumsum,
     # movement
     "Reshape": _reshape, "Transpose": _transpose, "BroadcastTo": _broadcast_to, "Index": _index,
     "Concatenate": _concatenate, "Pad": _pad, "Im2Col": _im2col,
@@ -595,7 +679,8 @@ CONVERTERS = {
 initializers, every floating operand already in the output's dtype), ``out`` the
 output's ``Value`` without a name; the converter adds nodes with ``builder.op`` and
 ``builder.constant`` and returns the name of the value that is the op's result.
-Ops only a backward pass records (``IndexAdd``, ``Col2Im``) have no row.
+Ops only a backward pass records (``IndexAdd``, ``Col2Im``) have no row, nor ``Cumprod``: ONNX has no
+running product (a product through ``exp(cumsum(log))`` fails at zeros and negative numbers).
 """
 
 

@@ -15,6 +15,7 @@ a tensor that requires grad into a plain array.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -23,6 +24,7 @@ from . import ops
 from .function import CONSTANTS, ShapeError, get_default_dtype, state
 
 _SCALARS = (int, float, bool)
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946  # PyTorch's selu
 
 
 def _wrap(array):
@@ -153,6 +155,18 @@ class TensorOps:
     def __rmatmul__(self, other):
         return ops.MatMul.apply(*promote(other, self))
 
+    def __mod__(self, other):
+        return ops.Mod.apply(*promote(self, other))
+
+    def __rmod__(self, other):
+        return ops.Mod.apply(*promote(other, self))
+
+    def __floordiv__(self, other):
+        return ops.Step.apply(*promote(self, other), fn=np.floor_divide)
+
+    def __rfloordiv__(self, other):
+        return ops.Step.apply(*promote(other, self), fn=np.floor_divide)
+
     def __neg__(self):
         return ops.Neg.apply(self)
 
@@ -256,6 +270,18 @@ class TensorOps:
         """Round half to even, as NumPy; zero gradient."""
         return ops.Step.apply(self, fn=np.round, decimals=decimals)
 
+    def floor(self):
+        """Round down to an integer value (the dtype stays); zero gradient."""
+        return ops.Step.apply(self, fn=np.floor)
+
+    def ceil(self):
+        """Round up to an integer value (the dtype stays); zero gradient."""
+        return ops.Step.apply(self, fn=np.ceil)
+
+    def trunc(self):
+        """Round toward zero to an integer value (the dtype stays); zero gradient."""
+        return ops.Step.apply(self, fn=np.trunc)
+
     def astype(self, dtype):
         """A copy in ``dtype``; differentiable between floating dtypes."""
         dtype = np.dtype(dtype)
@@ -270,6 +296,140 @@ class TensorOps:
     def double(self):
         """A float64 copy (differentiable): what gradcheck needs."""
         return self.astype(np.float64)
+
+    # ------------------------------------------------------------------ more elementwise math (NumPy's names)
+
+    def square(self):
+        """Elementwise x * x."""
+        return self * self
+
+    def reciprocal(self):
+        """Elementwise 1 / x (integers divide in the default float dtype, as in PyTorch)."""
+        return 1 / self
+
+    def exp2(self):
+        """Elementwise 2**x."""
+        return 2.0**self
+
+    def expm1(self):
+        """Elementwise e**x - 1, accurate for small x (where ``exp(x) - 1`` loses every digit)."""
+        return ops.Expm1.apply(self)
+
+    def log1p(self):
+        """Elementwise log(1 + x), accurate for small x (where ``log(1 + x)`` loses every digit)."""
+        return ops.Log1p.apply(self)
+
+    def log2(self):
+        """Elementwise base-2 logarithm, exact at powers of 2 as NumPy's."""
+        return ops.LogBase.apply(self, base=2)
+
+    def log10(self):
+        """Elementwise base-10 logarithm, exact at powers of 10 as NumPy's."""
+        return ops.LogBase.apply(self, base=10)
+
+    def tan(self):
+        """Elementwise tangent, composed as ``sin(x) / cos(x)``."""
+        return self.sin() / self.cos()
+
+    def arcsin(self):
+        """Elementwise inverse sine, nan outside [-1, 1] as NumPy; the gradient at +-1 is inf, as in PyTorch."""
+        return ops.Arcsin.apply(self)
+
+    def arccos(self):
+        """Elementwise inverse cosine, nan outside [-1, 1] as NumPy; the gradient at +-1 is -inf, as in PyTorch."""
+        return ops.Arccos.apply(self)
+
+    def arctan(self):
+        """Elementwise inverse tangent, composed as ``arctan2(x, 1)``."""
+        return self.arctan2(1.0)
+
+    def arctan2(self, other):
+        """The angle of the point (other, self) in (-pi, pi], as ``np.arctan2(self, other)`` (broadcasting);
+        the gradient at the origin is 0, as in PyTorch."""
+        return ops.Arctan2.apply(*_as_floats(*promote(self, other)))
+
+    def hypot(self, other):
+        """sqrt(x**2 + y**2) without overflow or underflow (broadcasting); the gradient at the origin is nan,
+        as in PyTorch."""
+        return ops.Hypot.apply(*_as_floats(*promote(self, other)))
+
+    def logaddexp(self, other):
+        """log(exp(x) + exp(y)) without overflow (broadcasting); at x == y each gets half the gradient."""
+        return ops.LogAddExp.apply(*_as_floats(*promote(self, other)))
+
+    def sinh(self):
+        """Elementwise hyperbolic sine."""
+        return ops.Sinh.apply(self)
+
+    def cosh(self):
+        """Elementwise hyperbolic cosine."""
+        return ops.Cosh.apply(self)
+
+    def arcsinh(self):
+        """Elementwise inverse hyperbolic sine."""
+        return ops.Arcsinh.apply(self)
+
+    def arccosh(self):
+        """Elementwise inverse hyperbolic cosine, nan below 1 as NumPy; the gradient at 1 is inf, as in PyTorch."""
+        return ops.Arccosh.apply(self)
+
+    def arctanh(self):
+        """Elementwise inverse hyperbolic tangent, composed as ``(log1p(x) - log1p(-x)) / 2``; +-inf at +-1."""
+        return (self.log1p() - (-self).log1p()) * 0.5
+
+    def erf(self):
+        """Elementwise error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x (as ``math.erf``)."""
+        return ops.Erf.apply(self)
+
+    # ------------------------------------------------------------------ activations (PyTorch's, with its slopes at the kinks)
+
+    def softplus(self, beta=1.0):
+        """Elementwise log(1 + exp(beta * x)) / beta, without overflow. Unlike PyTorch it has no ``threshold``
+        above which it returns x: the exact value is as cheap."""
+        if beta == 1.0:
+            return ops.Softplus.apply(self)
+        return ops.Softplus.apply(self * beta) * (1.0 / beta)
+
+    def elu(self, alpha=1.0):
+        """Elementwise ``x if x > 0 else alpha * (exp(x) - 1)``; the slope at 0 is alpha, as in PyTorch."""
+        return self.relu() + alpha * self.clip(hi=0).expm1()
+
+    def selu(self):
+        """Elementwise ``scale * elu(x, alpha)`` with PyTorch's constants (self-normalising networks)."""
+        return _SELU_SCALE * self.elu(_SELU_ALPHA)
+
+    def gelu(self, approximate="none"):
+        """Elementwise x * Phi(x), Phi the standard normal CDF: ``x / 2 * (1 + erf(x / sqrt(2)))``, or with
+        ``approximate="tanh"`` PyTorch's ``x / 2 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``."""
+        if approximate == "tanh":
+            return 0.5 * self * (1 + (math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)).tanh())
+        if approximate != "none":
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return 0.5 * self * (1 + (self * math.sqrt(0.5)).erf())
+
+    def silu(self):
+        """Elementwise x * sigmoid(x) (also called swish)."""
+        return self * self.sigmoid()
+
+    def mish(self):
+        """Elementwise x * tanh(softplus(x))."""
+        return self * self.softplus().tanh()
+
+    def logsigmoid(self):
+        """Elementwise log(sigmoid(x)) = -softplus(-x), without overflow."""
+        return -(-self).softplus()
+
+    def hardtanh(self, min_val=-1.0, max_val=1.0):
+        """Elementwise clip into [min_val, max_val]; unlike ``clip`` the slope at both ends is 0, as PyTorch's
+        hardtanh. (The mask comes from the values, so a model using it does not export to ONNX.)"""
+        if min_val > max_val:
+            raise ValueError(f"hardtanh: min_val {min_val} is above max_val {max_val}")
+        inside = (self._data > min_val) & (self._data < max_val)
+        return where(inside, self, np.clip(self._data, min_val, max_val))
+
+    def hardsigmoid(self):
+        """Elementwise ``relu6(x + 3) / 6``: 0 below -3, 1 above 3, with slope 0 at both ends as in PyTorch."""
+        return (self + 3).hardtanh(0.0, 6.0) / 6
 
     # ------------------------------------------------------------------ reductions
 
@@ -295,8 +455,9 @@ class TensorOps:
         return (centered * centered).sum(axis=axis, keepdims=keepdims) * (1.0 / divisor if divisor > 0 else float("nan"))
 
     def std(self, axis=None, ddof=0, keepdims=False):
-        """Standard deviation, ``sqrt(var)``; its gradient is not finite where the variance is 0 (as in PyTorch)."""
-        return self.var(axis=axis, ddof=ddof, keepdims=keepdims).sqrt()
+        """Standard deviation, ``sqrt(var)`` (nan where n - ddof <= 0); where the variance is 0 the slope of the
+        square root is infinite, and the gradient is 0 there, as in PyTorch."""
+        return _power_flat_at_zero(self.var(axis=axis, ddof=ddof, keepdims=keepdims), 0.5)
 
     def max(self, axis=None, keepdims=False):
         """Maximum over ``axis``; tied maxima share the gradient equally."""
@@ -336,6 +497,54 @@ class TensorOps:
         """Index of the minimum along ``axis`` (an integer tensor, outside the graph)."""
         return _wrap(np.asarray(np.argmin(self._data, axis=axis, keepdims=keepdims)))
 
+    def all(self, axis=None, keepdims=False):
+        """True where every element along ``axis`` is nonzero: a bool tensor, outside the graph."""
+        return _wrap(np.asarray(np.all(self._data, axis=ops.normalize_axes(axis, self.ndim, "all"), keepdims=keepdims)))
+
+    def any(self, axis=None, keepdims=False):
+        """True where some element along ``axis`` is nonzero: a bool tensor, outside the graph."""
+        return _wrap(np.asarray(np.any(self._data, axis=ops.normalize_axes(axis, self.ndim, "any"), keepdims=keepdims)))
+
+    def prod(self, axis=None, keepdims=False):
+        """Product over ``axis``; the gradient is the product of the other elements, exact where there are zeros
+        (one zero: only it gets a gradient; two or more: none does), as in PyTorch."""
+        return ops.Prod.apply(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        """Running sums along ``axis``; ``axis=None`` runs over the flattened tensor, as NumPy."""
+        if axis is None:
+            return ops.Cumsum.apply(self.reshape(-1), axis=0)
+        return ops.Cumsum.apply(self, axis=_axis(axis, self.ndim, "cumsum"))
+
+    def cumprod(self, axis=None):
+        """Running products along ``axis`` (None: over the flattened tensor); exact gradients where there are
+        zeros, as in PyTorch."""
+        if axis is None:
+            return ops.Cumprod.apply(self.reshape(-1), axis=0)
+        return ops.Cumprod.apply(self, axis=_axis(axis, self.ndim, "cumprod"))
+
+    def norm(self, ord=None, axis=None, keepdims=False):
+        """``np.linalg.norm``: a vector norm over one axis, a matrix norm over two, or with ``ord=None`` the
+        2-norm of all the elements (Frobenius for a matrix).
+
+        ``ord`` for vectors: any p > 0 (``(sum |x|**p) ** (1/p)``), ``inf`` (max |x|), ``-inf`` (min |x|) or 0
+        (the count of nonzeros, outside the graph). For matrices: ``"fro"``, 1 and -1 (max and min column sum
+        of |x|), ``inf`` and ``-inf`` (row sums). Where a norm is 0 its slope is infinite or undefined; the
+        gradient there is 0, as in PyTorch.
+        """
+        if axis is None:
+            if ord is not None and self.ndim not in (1, 2):
+                raise ShapeError(f"norm: ord={ord!r} needs a 1-D or 2-D tensor (or an axis), got shape {self.shape}")
+            axes = tuple(range(self.ndim)) if ord is None or self.ndim == 1 else (0, 1)
+        else:
+            axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+            axes = tuple(_axis(a, self.ndim, "norm") for a in axes)
+            if len(set(axes)) != len(axes) or len(axes) > 2:
+                raise ShapeError(f"norm: axis must be one axis or two different ones, got {axis!r}")
+        if len(axes) == 2 and not (ord is None and axis is None):
+            return _matrix_norm(self, ord, axes, keepdims)
+        return _vector_norm(self, 2 if ord is None else ord, axes, keepdims)
+
     # ------------------------------------------------------------------ movement
 
     @property
@@ -358,9 +567,27 @@ class TensorOps:
         axes[a], axes[b] = axes[b], axes[a]
         return ops.Transpose.apply(self, axes=tuple(axes))
 
-    def flatten(self, start_axis=0):
-        """Merge the axes from ``start_axis`` on into one: (N, C, H, W).flatten(1) -> (N, C*H*W)."""
-        return self.reshape(self.shape[:start_axis] + (-1,))
+    def flatten(self, start_axis=0, end_axis=-1):
+        """Merge the axes from ``start_axis`` to ``end_axis`` (both included) into one:
+        (N, C, H, W).flatten(1) -> (N, C*H*W); (N, C, H, W).flatten(2, 3) -> (N, C, H*W); 0-d -> (1,)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _axis(start_axis, self.ndim, "flatten"), _axis(end_axis, self.ndim, "flatten")
+        if start > end:
+            raise ShapeError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis} (shape {self.shape})")
+        merged = int(np.prod(self.shape[start:end + 1]))
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+
+    def moveaxis(self, source, destination):
+        """Move axes to new positions, the others keeping their order: ``(A, B, C).moveaxis(0, -1)`` is (B, C, A)."""
+        source = [_axis(a, self.ndim, "moveaxis") for a in np.atleast_1d(source).tolist()]
+        destination = [_axis(a, self.ndim, "moveaxis") for a in np.atleast_1d(destination).tolist()]
+        if len(source) != len(destination) or len(set(source)) != len(source) or len(set(destination)) != len(source):
+            raise ShapeError(f"moveaxis: source {source} and destination {destination} must be as many distinct axes")
+        order = [a for a in range(self.ndim) if a not in source]
+        for dest, src in sorted(zip(destination, source)):
+            order.insert(dest, src)
+        return self.transpose(tuple(order))
 
     def squeeze(self, axis=None):
         """Drop size-1 axes (all of them, or those in ``axis``)."""
@@ -384,6 +611,7 @@ class TensorOps:
         ``pad_width``: an int (every side of every axis), a ``(before, after)`` pair
         (every axis), or one pair per axis: ``x.pad(((0, 0), (0, 0), (1, 1), (2, 2)))``
         pads an (N, C, H, W) image by 1 row above and below and 2 columns left and right.
+        A negative width crops that many elements instead (as PyTorch's ``F.pad``; ``np.pad`` refuses it).
         """
         widths = np.asarray(pad_width)
         try:
@@ -391,9 +619,164 @@ class TensorOps:
         except ValueError:
             raise ShapeError(f"pad: pad_width {pad_width!r} does not fit a tensor of shape {self.shape}; give an int, "
                              "a (before, after) pair, or one pair per axis") from None
-        if widths.size and (widths.dtype.kind not in "iu" or widths.min() < 0):
-            raise ValueError(f"pad: pad_width must hold non-negative integers, got {pad_width!r}")
-        return ops.Pad.apply(self, pad_width=tuple((int(a), int(b)) for a, b in widths), value=value)
+        if widths.size and widths.dtype.kind not in "iu":
+            raise ValueError(f"pad: pad_width must hold integers, got {pad_width!r}")
+        x = self
+        if widths.size and widths.min() < 0:  # negative widths crop first
+            crops = np.maximum(-widths, 0)
+            too_much = [a for a, (before, after) in enumerate(crops) if before + after > self.shape[a]]
+            if too_much:
+                raise ShapeError(f"pad: pad_width {pad_width!r} crops more than the {self.shape[too_much[0]]} "
+                                 f"elements of axis {too_much[0]} (shape {self.shape})")
+            x = self[tuple(slice(int(before), -int(after) or None) for before, after in crops)]
+        return ops.Pad.apply(x, pad_width=tuple((int(a), int(b)) for a, b in np.maximum(widths, 0)), value=value)
+
+    def flip(self, axis=None):
+        """Reverse the order of the elements along ``axis`` (None: every axis); a read-only view."""
+        axes = ops.normalize_axes(axis, self.ndim, "flip")
+        return self[tuple(slice(None, None, -1) if a in axes else slice(None) for a in range(self.ndim))]
+
+    def roll(self, shift, axis=None):
+        """Shift the elements along ``axis`` by ``shift``, those pushed off the end coming back at the start
+        (``axis=None``: over the flattened tensor); ``shift`` and ``axis`` may be tuples of the same length."""
+        if axis is None:
+            return self.reshape(-1).roll(shift, 0).reshape(self.shape)
+        try:
+            pairs = np.broadcast(np.asarray(shift), np.asarray(axis))
+        except ValueError:
+            raise ShapeError(f"roll: shift {shift!r} and axis {axis!r} do not pair up") from None
+        out = self[...]
+        for step, a in pairs:
+            a = _axis(int(a), self.ndim, "roll")
+            size = self.shape[a]
+            cut = size - int(step) % size if size else 0
+            if 0 < cut < size:
+                lead = (slice(None),) * a
+                out = concatenate([out[lead + (slice(cut, None),)], out[lead + (slice(0, cut),)]], axis=a)
+        return out
+
+    def repeat(self, repeats, axis=None):
+        """NumPy's repeat (PyTorch's ``repeat_interleave``; PyTorch's ``Tensor.repeat`` is ``tile``): each element
+        ``repeats`` times in a row along ``axis`` (None: over the flattened tensor); ``repeats`` an int, or one
+        count per element along the axis."""
+        if axis is None or (self.ndim == 0 and axis in (0, -1)):  # NumPy repeats a 0-d tensor as a 1-d one
+            return self.reshape(-1).repeat(repeats, 0)
+        axis = _axis(axis, self.ndim, "repeat")
+        counts = np.asarray(_value(repeats))
+        if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts.size and counts.min() < 0):
+            raise ValueError(f"repeat: repeats must be a non-negative int or a 1-D array of them, got {repeats!r}")
+        if counts.size == 1:  # one count for all: broadcast along a new axis, then merge it in
+            size = self.shape[axis] * int(counts.flat[0])
+            spread = self.expand_dims(axis + 1).broadcast_to(self.shape[:axis + 1] + (int(counts.flat[0]),) + self.shape[axis + 1:])
+            return spread.reshape(self.shape[:axis] + (size,) + self.shape[axis + 1:])
+        if counts.size != self.shape[axis]:
+            raise ShapeError(f"repeat: {counts.size} counts for axis {axis} of size {self.shape[axis]} (shape {self.shape})")
+        return self[(slice(None),) * axis + (np.repeat(np.arange(self.shape[axis]), counts),)]
+
+    def tile(self, reps):
+        """``np.tile``: the whole tensor repeated ``reps`` times along each axis (PyTorch's ``Tensor.repeat``);
+        ``reps`` an int or a tuple, the shorter of ``reps`` and the shape padded with leading 1s."""
+        reps = (reps,) if isinstance(reps, (int, np.integer)) else tuple(reps)
+        if not builtins.all(isinstance(r, (int, np.integer)) and r >= 0 for r in reps):
+            raise ValueError(f"tile: reps must be non-negative ints, got {reps!r}")
+        ndim = builtins.max(len(reps), self.ndim)
+        shape, reps = (1,) * (ndim - self.ndim) + self.shape, (1,) * (ndim - len(reps)) + reps
+        interleaved = self.reshape(tuple(n for size in shape for n in (1, size)))
+        spread = interleaved.broadcast_to(tuple(n for pair in zip(reps, shape) for n in pair))
+        return spread.reshape(tuple(int(r) * size for r, size in zip(reps, shape)))
+
+    def diag(self, k=0):
+        """``np.diag``: a 1-D tensor as the ``k``-th diagonal of a square matrix (k > 0 above the main one), or a
+        2-D tensor's ``k``-th diagonal."""
+        if self.ndim == 2:
+            return self.diagonal(k)
+        if self.ndim != 1:
+            raise ShapeError(f"diag: expected a 1-D or 2-D tensor, got shape {self.shape}")
+        square = where(np.eye(self.shape[0], dtype=bool), self, np.zeros((), self.dtype))
+        above, below = builtins.max(k, 0), builtins.max(-k, 0)
+        return square.pad(((below, above), (above, below)))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        """``np.diagonal``: the elements ``[i, i + offset]`` of the (axis1, axis2) planes, as a last axis."""
+        a1, a2 = _axis(axis1, self.ndim, "diagonal"), _axis(axis2, self.ndim, "diagonal")
+        if a1 == a2:
+            raise ShapeError(f"diagonal: axis1 and axis2 must differ, got {axis1} and {axis2} (shape {self.shape})")
+        planes = self.moveaxis((a1, a2), (-2, -1))
+        rows, columns = planes.shape[-2:]
+        first_row, first_column = builtins.max(-offset, 0), builtins.max(offset, 0)
+        length = builtins.max(builtins.min(rows - first_row, columns - first_column), 0)
+        # in the flattened plane, [r, c] is at r * columns + c: the diagonal is every (columns + 1)-th element
+        flat = planes.reshape(planes.shape[:-2] + (rows * columns,))
+        start = first_row * columns + first_column
+        return flat[..., start:start + length * (columns + 1):columns + 1]
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        """``np.trace``: the sum of ``diagonal(offset, axis1, axis2)``."""
+        return self.diagonal(offset, axis1, axis2).sum(axis=-1)
+
+    def tril(self, k=0):
+        """``np.tril``: zeros above the ``k``-th diagonal of the last two axes (k > 0: above the main one)."""
+        return where(np.tri(*self._matrix_shape("tril"), k=k, dtype=bool), self, np.zeros((), self.dtype))
+
+    def triu(self, k=0):
+        """``np.triu``: zeros below the ``k``-th diagonal of the last two axes (k < 0: below the main one)."""
+        return where(np.tri(*self._matrix_shape("triu"), k=k - 1, dtype=bool), np.zeros((), self.dtype), self)
+
+    def _matrix_shape(self, op):
+        if self.ndim < 2:
+            raise ShapeError(f"{op}: expected at least 2 dimensions (..., M, N), got shape {self.shape}")
+        return self.shape[-2:]
+
+    def take(self, indices, axis=None):
+        """``np.take``: the elements at ``indices`` along ``axis`` (None: of the flattened tensor); repeated
+        indices accumulate their gradients."""
+        indices = _integer_index(indices, "take")
+        if axis is None:
+            return self.reshape(-1)[indices]
+        return self[(slice(None),) * _axis(axis, self.ndim, "take") + (indices,)]
+
+    def take_along_axis(self, indices, axis):
+        """``np.take_along_axis`` (PyTorch's ``gather``): ``out[..., i, ...] = x[..., indices[..., i, ...], ...]``
+        along ``axis``; ``indices`` has as many axes as x, the others broadcasting against x's."""
+        indices = _integer_index(indices, "take_along_axis")
+        if axis is None:
+            return self.reshape(-1).take_along_axis(indices, 0)
+        axis = _axis(axis, self.ndim, "take_along_axis")
+        if indices.ndim != self.ndim:
+            raise ShapeError(f"take_along_axis: indices of shape {indices.shape} need {self.ndim} axes, as the "
+                             f"tensor of shape {self.shape}")
+        try:
+            return self[_along_axis(indices, axis, self.shape)]
+        except IndexError as e:
+            raise ShapeError(f"take_along_axis: indices of shape {indices.shape} along axis {axis} of a tensor of "
+                             f"shape {self.shape}: {e}") from None
+
+    def index_add(self, axis, index, source):
+        """PyTorch's ``index_add``, out of place: a copy of x with the slices of ``source`` added at the positions
+        ``index`` along ``axis`` (repeated positions add up): ``np.add.at`` without changing x."""
+        axis, index = _axis(axis, self.ndim, "index_add"), _integer_index(index, "index_add")
+        source = as_tensor(source, self)
+        expected = self.shape[:axis] + (index.size,) + self.shape[axis + 1:]
+        if index.ndim != 1 or source.shape != expected:
+            raise ShapeError(f"index_add: a 1-D index and a source of shape {expected} fit a tensor of shape "
+                             f"{self.shape} along axis {axis}; got index shape {index.shape}, source shape {source.shape}")
+        _check_bounds(index, self.shape[axis], "index_add")
+        return self + ops.IndexAdd.apply(source, shape=self.shape, index=(slice(None),) * axis + (index,))
+
+    def scatter_add(self, axis, index, src):
+        """PyTorch's ``scatter_add``, out of place (the reverse of ``take_along_axis``): a copy of x with
+        ``src[..., i, ...]`` added at ``x[..., index[..., i, ...], ...]`` along ``axis``; ``index`` has as many
+        axes as x, and ``src`` is read where ``index`` has entries."""
+        axis, index = _axis(axis, self.ndim, "scatter_add"), _integer_index(index, "scatter_add")
+        src = as_tensor(src, self)
+        fits = index.ndim == self.ndim == src.ndim and builtins.all(
+            n <= s and (a == axis or n <= m) for a, (n, s, m) in enumerate(zip(index.shape, src.shape, self.shape)))
+        if not fits:
+            raise ShapeError(f"scatter_add: an index of shape {index.shape} needs a src at least as large (got "
+                             f"{src.shape}) and, off axis {axis}, a tensor at least as large (got {self.shape})")
+        _check_bounds(index, self.shape[axis], "scatter_add")
+        part = src[tuple(slice(0, n) for n in index.shape)]
+        return self + ops.IndexAdd.apply(part, shape=self.shape, index=_along_axis(index, axis, index.shape))
 
     # ------------------------------------------------------------------ in place (outside the graph)
     # A live graph may hold this tensor's array read-only (guards.inplace), and views are
@@ -549,6 +932,81 @@ def _reduced_count(shape, axis, op):
     return int(np.prod([shape[a] for a in axes])) if axes else 1
 
 
+def _axis(axis, ndim, op):
+    """One axis (negative counts from the end) as a non-negative int, or a ShapeError naming ``op``."""
+    if ndim == 0:
+        raise ShapeError(f"{op}: a 0-d tensor has no axis {axis!r}")
+    return ops.normalize_axes((axis,), ndim, op)[0]
+
+
+def _integer_index(indices, op):
+    """``indices`` (a list, an array, an integer tensor) as an integer ndarray of our own."""
+    array = np.array(index_arg(indices))
+    if array.dtype.kind not in "iu":
+        raise IndexError(f"{op}: indices must be integers, got dtype {array.dtype}")
+    return array
+
+
+def _check_bounds(index, size, op):
+    if index.size and (index.min() < -size or index.max() >= size):
+        raise IndexError(f"{op}: index {int(index.max() if index.max() >= size else index.min())} is out of range "
+                         f"for an axis of size {size}")
+
+
+def _along_axis(indices, axis, shape):
+    """The NumPy index picking ``indices`` along ``axis`` and, on every other axis a, position i of ``shape[a]``
+    (as ``np.take_along_axis`` builds it)."""
+    ndim = len(shape)
+    return tuple(indices if a == axis else np.arange(shape[a]).reshape((-1,) + (1,) * (ndim - 1 - a))
+                 for a in range(ndim))
+
+
+def _power_flat_at_zero(value, power):
+    """``value ** power`` (power > 0) with slope 0 where ``value`` is 0: where the true slope is infinite
+    (sqrt) or undefined, PyTorch's choice for std and norms. (Two wheres, so the unused branch has no inf.)"""
+    zero = _value(value) == 0
+    if not np.any(zero):
+        return value**power
+    return where(zero, 0.0, where(zero, 1.0, value) ** power)
+
+
+_VECTOR_NORMS = {  # ord -> the norm of |x| over axes; any other p > 0 is (sum |x|**p) ** (1/p)
+    np.inf: lambda magnitude, axes, keepdims: magnitude.max(axis=axes, keepdims=keepdims),
+    -np.inf: lambda magnitude, axes, keepdims: magnitude.min(axis=axes, keepdims=keepdims),
+    1: lambda magnitude, axes, keepdims: magnitude.sum(axis=axes, keepdims=keepdims),
+    2: lambda magnitude, axes, keepdims: _power_flat_at_zero((magnitude * magnitude).sum(axis=axes, keepdims=keepdims), 0.5),
+}
+
+
+def _vector_norm(x, ord, axes, keepdims):
+    if ord in _VECTOR_NORMS:
+        return _VECTOR_NORMS[ord](x.abs(), axes, keepdims)
+    if isinstance(ord, str) or not ord >= 0:
+        raise ValueError(f"norm: ord={ord!r} is not a vector norm here; use p > 0, 0, inf or -inf")
+    if ord == 0:  # the count of nonzero elements: no gradient, as in PyTorch
+        return (x != 0).astype(x.dtype if x.dtype.kind == "f" else get_default_dtype()).sum(axis=axes, keepdims=keepdims)
+    magnitude = x.abs()
+    powered = _power_flat_at_zero(magnitude, ord).sum(axis=axes, keepdims=keepdims)
+    return _power_flat_at_zero(powered, 1.0 / ord)
+
+
+_MATRIX_NORMS = {  # ord -> (the axis summed: 0 the rows' axis, 1 the columns'; then max or min over the other)
+    1: (0, "max"), -1: (0, "min"), np.inf: (1, "max"), -np.inf: (1, "min"),
+}
+
+
+def _matrix_norm(x, ord, axes, keepdims):
+    if ord in (None, "fro"):
+        return _vector_norm(x, 2, axes, keepdims)
+    if ord not in _MATRIX_NORMS:
+        raise ValueError(f"norm: ord={ord!r} for matrices is not available (2, -2 and 'nuc' need singular values); "
+                         "use 'fro', 1, -1, inf or -inf")
+    summed, pick = _MATRIX_NORMS[ord]
+    sums = x.abs().sum(axis=axes[summed], keepdims=True)
+    out = getattr(sums, pick)(axis=axes[1 - summed], keepdims=True)
+    return out if keepdims else out.squeeze(axes)
+
+
 def _needs_graph(values) -> bool:
     """True when some tensor inside ``values`` requires grad and grad mode is on (a result would drop it)."""
     if not state.grad_enabled:
@@ -622,6 +1080,8 @@ def where(condition, x=None, y=None):
     """``x`` where ``condition`` holds, else ``y`` (differentiable in both); with ``condition`` alone, the
     indices where it holds, as ``np.where`` (a tuple of integer tensors)."""
     cond = condition._data if _is_tensor(condition) else np.asarray(condition)
+    if (x is None) != (y is None):
+        raise TypeError("where: give both x and y, or neither (then it returns the indices where condition holds)")
     if x is None and y is None:
         return tuple(_wrap(i) for i in np.nonzero(cond))
     cond = cond.astype(bool, copy=False)
@@ -685,6 +1145,219 @@ def negative(x):
     return -as_tensor(x)
 
 
+def mod(x, y):
+    """``x % y`` for Tensors or array-likes: the remainder with the sign of ``y``, as ``np.mod``."""
+    return ops.Mod.apply(*promote(*_one_tensor(x, y)))
+
+
+def remainder(x, y):
+    """``x % y``: NumPy's and PyTorch's other name for ``tg.mod``."""
+    return mod(x, y)
+
+
+def floor_divide(x, y):
+    """``x // y`` for Tensors or array-likes, as ``np.floor_divide``; zero gradient (piecewise constant)."""
+    return ops.Step.apply(*promote(*_one_tensor(x, y)), fn=np.floor_divide)
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """``np.array_split``: a list of views of ``x`` along ``axis``, cut into n parts (the first ``len % n`` one
+    longer) or at the given indices."""
+    x = as_tensor(x)
+    axis = _axis(axis, x.ndim, "array_split")
+    size = x.shape[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        if indices_or_sections <= 0:
+            raise ValueError(f"array_split: the number of sections must be positive, got {indices_or_sections}")
+        part, longer = divmod(size, int(indices_or_sections))
+        bounds = np.cumsum([0] + [part + 1] * longer + [part] * (int(indices_or_sections) - longer)).tolist()
+    else:
+        bounds = [0] + [int(i) for i in indices_or_sections] + [size]
+    lead = (slice(None),) * axis
+    return [x[lead + (slice(start, stop),)] for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def split(x, indices_or_sections, axis=0):
+    """``np.split``: as ``array_split``, but n sections must divide the axis evenly. (PyTorch's
+    ``Tensor.split`` takes a section's size instead: ``tg.split(x, x.shape[0] // size)``.)"""
+    x = as_tensor(x)
+    if isinstance(indices_or_sections, (int, np.integer)) and indices_or_sections > 0:
+        size = x.shape[_axis(axis, x.ndim, "split")]
+        if size % indices_or_sections:
+            raise ValueError(f"split: {indices_or_sections} sections do not divide axis {axis} of size {size} evenly "
+                             f"(shape {x.shape}); use tg.array_split")
+    return array_split(x, indices_or_sections, axis)
+
+
+def _at_least(tensors, reshape):
+    """One tensor for one argument, else a tuple (as NumPy 2's ``atleast_*d``)."""
+    first = next((t for t in tensors if _is_tensor(t)), None)
+    out = tuple(reshape(as_tensor(t, first)) for t in tensors)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_1d(*tensors):
+    """``np.atleast_1d``: each tensor with at least one axis (0-d becomes (1,))."""
+    return _at_least(tensors, lambda t: t.reshape(1) if t.ndim == 0 else t)
+
+
+def atleast_2d(*tensors):
+    """``np.atleast_2d``: each tensor with at least two axes ((n,) becomes (1, n))."""
+    return _at_least(tensors, lambda t: t.reshape((1,) * (2 - t.ndim) + t.shape) if t.ndim < 2 else t)
+
+
+def atleast_3d(*tensors):
+    """``np.atleast_3d``: each tensor with at least three axes ((n,) becomes (1, n, 1), (m, n) becomes (m, n, 1))."""
+    shapes = {0: lambda s: (1, 1, 1), 1: lambda s: (1,) + s + (1,), 2: lambda s: s + (1,)}
+    return _at_least(tensors, lambda t: t.reshape(shapes[t.ndim](t.shape)) if t.ndim < 3 else t)
+
+
+def _two_tensors(x, y):
+    first = x if _is_tensor(x) else y if _is_tensor(y) else None
+    return as_tensor(x, first), as_tensor(y, first)
+
+
+def outer(x, y):
+    """``np.outer``: ``out[i, j] = x[i] * y[j]`` over the flattened inputs."""
+    x, y = _two_tensors(x, y)
+    return x.reshape(-1, 1) * y.reshape(1, -1)
+
+
+def inner(x, y):
+    """``np.inner``: products summed over the last axis of both (a 0-d operand just multiplies)."""
+    x, y = _two_tensors(x, y)
+    if x.ndim == 0 or y.ndim == 0:
+        return x * y
+    return tensordot(x, y, axes=([-1], [-1]))
+
+
+def tensordot(x, y, axes=2):
+    """``np.tensordot``: products summed over pairs of axes: ``axes=n`` pairs x's last n with y's first n,
+    ``axes=(x_axes, y_axes)`` names them. The result has x's other axes, then y's. One matmul."""
+    x, y = _two_tensors(x, y)
+    if isinstance(axes, (int, np.integer)):
+        if not 0 <= axes <= builtins.min(x.ndim, y.ndim):
+            raise ShapeError(f"tensordot: axes={axes} for operands of shapes {x.shape} and {y.shape}")
+        x_axes, y_axes = list(range(x.ndim - axes, x.ndim)), list(range(axes))
+    else:
+        x_axes, y_axes = (np.atleast_1d(a).tolist() for a in axes)
+        x_axes = [_axis(a, x.ndim, "tensordot") for a in x_axes]
+        y_axes = [_axis(a, y.ndim, "tensordot") for a in y_axes]
+    if [x.shape[a] for a in x_axes] != [y.shape[a] for a in y_axes] or len(set(x_axes)) != len(x_axes):
+        raise ShapeError(f"tensordot: axes {x_axes} of shape {x.shape} do not match axes {y_axes} of shape {y.shape}")
+    x_free = [a for a in range(x.ndim) if a not in x_axes]
+    y_free = [a for a in range(y.ndim) if a not in y_axes]
+    inner_size = int(np.prod([x.shape[a] for a in x_axes]))
+    left = x.transpose(tuple(x_free + x_axes)).reshape(int(np.prod([x.shape[a] for a in x_free])), inner_size)
+    right = y.transpose(tuple(y_axes + y_free)).reshape(inner_size, int(np.prod([y.shape[a] for a in y_free])))
+    return (left @ right).reshape(tuple(x.shape[a] for a in x_free) + tuple(y.shape[a] for a in y_free))
+
+
+def einsum(subscripts, *operands):
+    """``np.einsum``: sums of products named by index letters. ``"ij,jk->ik"`` is a matrix product,
+    ``"ij,jk"`` the same (implicit form: the output has the letters used once, in alphabetical order),
+    ``"ii->i"`` a diagonal, ``"ii"`` a trace, ``"...ij,...jk->...ik"`` a batched product (``...``: the
+    broadcast axes). Operands are contracted two at a time, left to right, each pair by one matmul.
+
+    Examples:
+        >>> import tinygrad_edu as tg
+        >>> tg.einsum("ij,j->i", tg.ones(2, 3), tg.Tensor([1.0, 2.0, 3.0]))
+        Tensor([6., 6.], dtype=float32)
+    """
+    if not isinstance(subscripts, str):
+        raise TypeError("einsum: give the subscripts as a string, e.g. tg.einsum('ij,jk->ik', a, b)")
+    first = next((t for t in operands if _is_tensor(t)), None)
+    tensors = [as_tensor(t, first) for t in operands]
+    terms, output = _einsum_parse(subscripts.replace(" ", ""), tensors)
+    pairs = [_einsum_diagonals(t, term, subscripts) for t, term in zip(tensors, terms)]
+    sizes = _einsum_sizes(subscripts, pairs)
+    everywhere = "".join(labels for _, labels in pairs) + output
+    pairs = [_einsum_sum(t.broadcast_to(tuple(sizes[c] for c in labels)), labels,
+                         {c for c in labels if everywhere.count(c) > 1}) for t, labels in pairs]
+    tensor, labels = pairs[0]
+    for k in range(1, len(pairs)):
+        needed = set(output).union(*(later for _, later in pairs[k + 1:]))
+        tensor, labels = _einsum_pair(tensor, labels, *pairs[k], needed, sizes)
+    return tensor if labels == output else tensor.transpose(tuple(labels.index(c) for c in output))
+
+
+def _einsum_parse(subscripts, tensors):
+    """The operands' label strings and the output's, with ``...`` spelled out as one label per broadcast
+    axis (characters no letter can clash with), right-aligned across operands as NumPy broadcasts."""
+    inputs, arrow, output = subscripts.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(tensors):
+        raise ValueError(f"einsum: '{subscripts}' names {len(terms)} operand(s), got {len(tensors)}")
+    for term in terms + [output]:
+        letters = term.replace("...", "", 1)
+        if not builtins.all(c.isascii() and c.isalpha() for c in letters):
+            raise ValueError(f"einsum: the term {term!r} of '{subscripts}' is not letters with at most one '...'")
+    extra = [t.ndim - len(term.replace("...", "")) for term, t in zip(terms, tensors)]
+    for term, t, n in zip(terms, tensors, extra):
+        if n < 0 or (n and "..." not in term):
+            raise ShapeError(f"einsum: the term {term!r} of '{subscripts}' does not fit an operand of shape {t.shape}")
+    dots = "".join(chr(0x100 + i) for i in range(builtins.max(extra, default=0)))
+    terms = [term.replace("...", dots[len(dots) - n:]) for term, n in zip(terms, extra)]
+    joined = "".join(terms)
+    if not arrow:
+        return terms, dots + "".join(sorted(c for c in set(joined) if joined.count(c) == 1 and c not in dots))
+    if dots and "..." not in output:
+        raise ValueError(f"einsum: the operands of '{subscripts}' have '...' axes; the output needs '...' too")
+    output = output.replace("...", dots)
+    if len(set(output)) != len(output) or not set(output) <= set(joined):
+        raise ValueError(f"einsum: the output of '{subscripts}' repeats a letter or has one no operand has")
+    return terms, output
+
+
+def _einsum_diagonals(tensor, labels, subscripts):
+    """A label repeated within one operand (``ii``) takes the diagonal of those axes."""
+    while len(set(labels)) != len(labels):
+        c = next(c for c in labels if labels.count(c) > 1)
+        a = labels.index(c)
+        b = labels.index(c, a + 1)
+        if tensor.shape[a] != tensor.shape[b]:
+            raise ShapeError(f"einsum: {c!r} repeats in a term of '{subscripts}' over axes of sizes "
+                             f"{tensor.shape[a]} and {tensor.shape[b]} (operand shape {tensor.shape})")
+        tensor = tensor.diagonal(0, a, b)
+        labels = "".join(x for i, x in enumerate(labels) if i not in (a, b)) + c
+    return tensor, labels
+
+
+def _einsum_sizes(subscripts, pairs):
+    """Each label's size; operands must agree on it, except that a size of 1 broadcasts (as NumPy's einsum)."""
+    sizes = {}
+    for tensor, labels in pairs:
+        for c, n in zip(labels, tensor.shape):
+            if n != 1 and sizes.get(c, 1) not in (1, n):
+                raise ShapeError(f"einsum: '{subscripts}' gives {c!r} the sizes {sizes[c]} and {n} (operand shapes "
+                                 f"{', '.join(str(t.shape) for t, _ in pairs)})")
+            sizes[c] = n if n != 1 else sizes.get(c, 1)
+    return sizes
+
+
+def _einsum_sum(tensor, labels, keep):
+    """Sum away the axes whose labels are not in ``keep``."""
+    gone = tuple(i for i, c in enumerate(labels) if c not in keep)
+    return (tensor.sum(axis=gone), "".join(c for c in labels if c in keep)) if gone else (tensor, labels)
+
+
+def _einsum_pair(a, a_labels, b, b_labels, needed, sizes):
+    """Contract two operands with one batched matmul: (shared kept, a's own, shared summed) @ (shared kept,
+    shared summed, b's own). Every label has its full size in both (broadcast beforehand)."""
+    batch = [c for c in a_labels if c in b_labels and c in needed]
+    summed = [c for c in a_labels if c in b_labels and c not in needed]
+    a_own = [c for c in a_labels if c not in b_labels]
+    b_own = [c for c in b_labels if c not in a_labels]
+
+    def size(labels):
+        return int(np.prod([sizes[c] for c in labels]))
+
+    left = a.transpose(tuple(a_labels.index(c) for c in batch + a_own + summed))
+    right = b.transpose(tuple(b_labels.index(c) for c in batch + summed + b_own))
+    product = left.reshape(size(batch), size(a_own), size(summed)) @ right.reshape(size(batch), size(summed), size(b_own))
+    return product.reshape(tuple(sizes[c] for c in batch + a_own + b_own)), "".join(batch + a_own + b_own)
+
+
 def _outside_graph(ufunc):
     """A NumPy ufunc with no gradient (a comparison, a predicate): run on the arrays, a Tensor out."""
     return lambda *inputs: _wrap(np.asarray(ufunc(*_to_numpy(inputs))))
@@ -723,7 +1396,8 @@ def matmul(x, y):
 
 
 FUNCTIONS = ("concatenate", "stack", "where", "maximum", "minimum", "dot", "matmul", "add", "subtract", "multiply",
-             "divide", "power", "negative")
+             "divide", "power", "negative", "mod", "remainder", "floor_divide", "array_split", "split", "atleast_1d",
+             "atleast_2d", "atleast_3d", "outer", "inner", "tensordot", "einsum")
 """The module functions written out above."""
 
 __all__ = list(FUNCTIONS + ALIASES)

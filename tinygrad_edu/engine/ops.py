@@ -15,6 +15,8 @@ change the input behind the back of any graph that saved it.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .function import Function, ShapeError, lib, raw
@@ -199,13 +201,14 @@ class Clip(Function):
 
 
 class Step(Function):
-    """out = f(x) for a piecewise-constant f (sign, round, floor, ...);  dx = 0"""
+    """out = f(x, ...) for a piecewise-constant f (sign, round, floor, floor_divide, ...);  dx = 0 for every input"""
 
-    def forward(self, x, fn=np.sign, **options):
-        return fn(x, **options)
+    def forward(self, *xs, fn=np.sign, **options):
+        self.arity = len(xs)
+        return fn(*xs, **options)
 
     def backward(self, g):
-        return (g * 0,)
+        return (g * 0,) * self.arity
 
 
 class Cast(Function):
@@ -624,6 +627,293 @@ def _col2im(g, shape, kernel_size, stride):
         for q in range(kw):
             dx[:, :, p:p + sh * (out_h - 1) + 1:sh, q:q + sw * (out_w - 1) + 1:sw] += g[:, :, p, q]
     return dx
+
+
+# ----------------------------------------------------------------------------- more of NumPy's math
+# Each of these could be written with the ops above, but the composition would lose
+# accuracy, overflow early, or take several ops where one does; each class says which.
+
+
+class Expm1(Function):
+    """out = exp(x) - 1;  dx = g * (out + 1)"""
+
+    # Primitive for accuracy: exp(x) - 1 cancels for small x (in float32, exp(1e-8) - 1 gives 0).
+    def forward(self, x):
+        out = np.expm1(x)
+        self.save(out)
+        return out
+
+    def backward(self, g, out):
+        return (g * (out + 1),)
+
+
+class Log1p(Function):
+    """out = log(1 + x);  dx = g / (1 + x)"""
+
+    # Primitive for accuracy: log(1 + x) rounds 1 + x first (in float32, log(1 + 1e-8) gives 0).
+    def forward(self, x):
+        self.save(x)
+        return np.log1p(x)
+
+    def backward(self, g, x):
+        return (g / (x + 1),)
+
+
+class LogBase(Function):
+    """out = log(x) / log(base), base 2 or 10;  dx = g / (x * log(base))"""
+
+    # Primitive for accuracy: log(x) / log(10) misses exact answers (log10(1000) gives 2.9999999999999996).
+    ufuncs = {2: np.log2, 10: np.log10}
+
+    def forward(self, x, base=2):
+        self.base = base
+        self.save(x)
+        return self.ufuncs[base](x)
+
+    def backward(self, g, x):
+        return (g / (x * math.log(self.base)),)
+
+
+class Sinh(Function):
+    """out = sinh(x);  dx = g * cosh(x)"""
+
+    # Primitive for accuracy: (exp(x) - exp(-x)) / 2 cancels near 0 and overflows before sinh does.
+    def forward(self, x):
+        self.save(x)
+        return np.sinh(x)
+
+    def backward(self, g, x):
+        return (g * lib(g).cosh(x),)
+
+
+class Cosh(Function):
+    """out = cosh(x);  dx = g * sinh(x)"""
+
+    # Primitive for accuracy: (exp(x) + exp(-x)) / 2 overflows before cosh does (float32: at 88.7, not 89.4).
+    def forward(self, x):
+        self.save(x)
+        return np.cosh(x)
+
+    def backward(self, g, x):
+        return (g * lib(g).sinh(x),)
+
+
+class Arcsin(Function):
+    """out = arcsin(x);  dx = g / sqrt(1 - x**2)   (inf at x = +-1, as PyTorch)"""
+
+    # Primitive for speed: composed, arctan2(x, sqrt(1 - x) * sqrt(1 + x)) takes six ops (and six saved arrays).
+    def forward(self, x):
+        self.save(x)
+        return np.arcsin(x)
+
+    def backward(self, g, x):
+        return (g * ((1 - x) * (1 + x)) ** -0.5,)
+
+
+class Arccos(Function):
+    """out = arccos(x);  dx = -g / sqrt(1 - x**2)   (-inf at x = +-1, as PyTorch)"""
+
+    # Primitive for speed, as Arcsin; and pi/2 - arcsin(x) would lose arccos's digits near x = 1.
+    def forward(self, x):
+        self.save(x)
+        return np.arccos(x)
+
+    def backward(self, g, x):
+        return (-g * ((1 - x) * (1 + x)) ** -0.5,)
+
+
+class Arcsinh(Function):
+    """out = arcsinh(x);  dx = g / sqrt(x**2 + 1)"""
+
+    # Primitive for accuracy: log(x + sqrt(x**2 + 1)) cancels for negative x and overflows for |x| > 1e154.
+    def forward(self, x):
+        self.save(x)
+        return np.arcsinh(x)
+
+    def backward(self, g, x):
+        return (g * (x * x + 1) ** -0.5,)
+
+
+class Arccosh(Function):
+    """out = arccosh(x);  dx = g / sqrt(x**2 - 1)   (inf at x = 1, as PyTorch)"""
+
+    # Primitive for accuracy: log(x + sqrt(x**2 - 1)) overflows for x > 1e154, where arccosh is about 355.
+    def forward(self, x):
+        self.save(x)
+        return np.arccosh(x)
+
+    def backward(self, g, x):
+        return (g * ((x - 1) * (x + 1)) ** -0.5,)
+
+
+class Erf(Function):
+    """out = erf(x);  dx = g * 2 / sqrt(pi) * exp(-x**2)"""
+
+    # Primitive because NumPy has no erf to compose from: math.erf runs on each element,
+    # exact to the last digit but about 50 times slower than np.exp.
+    def forward(self, x):
+        self.save(x)
+        return np.asarray(_erf(x), dtype=np.result_type(x, np.float16))
+
+    def backward(self, g, x):
+        return (g * (2 / math.sqrt(math.pi)) * lib(g).exp(-x * x),)
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+class Softplus(Function):
+    """out = log(1 + exp(x));  dx = g * sigmoid(x) = g * exp(x - out)"""
+
+    # Primitive for accuracy: log(1 + exp(x)) overflows for x > 88 in float32, and the rewritten
+    # max(x, 0) + log1p(exp(-|x|)), composed, would take the kinks' slopes at 0 (see "How to add an op").
+    def forward(self, x):
+        out = np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+        self.save(x, out)
+        return out
+
+    def backward(self, g, x, out):
+        return (g * lib(g).exp(x - out),)
+
+
+class Arctan2(Function):
+    """out = arctan2(y, x);  dy = g * x / (x**2 + y**2);  dx = -g * y / (x**2 + y**2)   (0 at the origin, as PyTorch)"""
+
+    # Primitive because arctan(y / x) cannot tell the quadrants apart, and x = 0 divides by zero.
+    def forward(self, y, x):
+        self.save(y, x)
+        return np.arctan2(y, x)
+
+    def backward(self, g, y, x):
+        squared = x * x + y * y
+        origin = raw(squared) == 0
+        scale = g / (lib(g).where(origin, 1, squared) if np.any(origin) else squared)
+        ny, nx = self.needs_input_grad
+        return (scale * x if ny else None), (-scale * y if nx else None)
+
+
+class Hypot(Function):
+    """out = sqrt(x**2 + y**2);  dx = g * x / out;  dy = g * y / out   (nan at the origin, as PyTorch)"""
+
+    # Primitive for accuracy: x**2 + y**2 overflows (float32: for |x| > 1.8e19) and underflows where hypot does not.
+    def forward(self, x, y):
+        out = np.hypot(x, y)
+        self.save(x, y, out)
+        return out
+
+    def backward(self, g, x, y, out):
+        scale = g / out
+        nx, ny = self.needs_input_grad
+        return (scale * x if nx else None), (scale * y if ny else None)
+
+
+class LogAddExp(Function):
+    """out = log(exp(x) + exp(y));  dx = g * exp(x - out);  dy = g * exp(y - out)"""
+
+    # Primitive for accuracy and speed: exp(x) overflows, and the shifted form takes seven ops.
+    def forward(self, x, y):
+        out = np.logaddexp(x, y)
+        self.save(x, y, out)
+        return out
+
+    def backward(self, g, x, y, out):
+        exp = lib(g).exp
+        nx, ny = self.needs_input_grad
+        return (g * exp(x - out) if nx else None), (g * exp(y - out) if ny else None)
+
+
+class Mod(Function):
+    """out = x mod y (with the sign of y, as np.mod);  dx = g;  dy = -g * floor_divide(x, y)"""
+
+    # Primitive for accuracy: x - floor(x / y) * y rounds differently from np.mod and can land outside [0, y).
+    def forward(self, x, y):
+        self.save(x, y)
+        return np.mod(x, y)
+
+    def backward(self, g, x, y):
+        quotient = np.floor_divide(raw(x), raw(y))  # piecewise constant: no gradient of its own
+        return g, (-g * quotient if self.needs_input_grad[1] else None)
+
+
+# ----------------------------------------------------------------------------- products and scans
+
+
+class Prod(Function):
+    """out = prod(x, axis);  dx = g * (the product of the other elements)   (exact where x has zeros, as PyTorch)"""
+
+    # Primitive because nothing composes it: exp(sum(log(x))) fails at zeros and negative numbers.
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes, self.keepdims = normalize_axes(axis, np.ndim(x), "prod"), keepdims
+        out = np.multiply.reduce(x, axis=self.axes, keepdims=keepdims)
+        self.save(x, out)
+        return out
+
+    def backward(self, g, x, out):
+        g = _expand_reduced(g, x.shape, self.axes, self.keepdims)
+        if np.all(raw(x) != 0):  # the product of the others is out / x
+            return (g * _expand_reduced(out, x.shape, self.axes, self.keepdims) / x,)
+        return (g * _product_of_others(x, self.axes),)
+
+
+def _product_of_others(x, axes):
+    """Each element's product of the other elements of its slice over ``axes``, without dividing:
+    the product of those before it times the product of those after it (exclusive cumprods)."""
+    kept = tuple(a for a in range(x.ndim) if a not in axes)
+    order = kept + axes
+    moved = x.transpose(order)
+    flat = moved.reshape(moved.shape[:len(kept)] + (int(np.prod(moved.shape[len(kept):])),))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=raw(x).dtype)
+    before = Cumprod.call(lib(x).concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    after = Cumprod.call(lib(x).concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return (before * after).reshape(moved.shape).transpose(tuple(int(a) for a in np.argsort(order)))
+
+
+class Cumsum(Function):
+    """out = cumsum(x, axis);  dx = cumsum of g from the end of axis backwards"""
+
+    # Primitive for speed: composed, each prefix would be a sum of its own (n ops, or an n-by-n matmul).
+    def forward(self, x, axis=0):
+        self.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    def backward(self, g):
+        return (_reverse_cumsum(g, self.axis),)
+
+
+def _reverse_cumsum(g, axis):
+    """out[i] = sum of g[j] for j >= i along ``axis``."""
+    flip = (slice(None),) * axis + (slice(None, None, -1),)
+    return Cumsum.call(g[flip], axis=axis)[flip]
+
+
+class Cumprod(Function):
+    """out = cumprod(x, axis);  dx_i = sum over j >= i of g_j * out_j / x_i   (exact where x has zeros, as PyTorch)"""
+
+    # Primitive for speed, as Cumsum. Where x has zeros, the division is replaced by an
+    # n-by-n table of partial products along the axis (memory n**2 per slice, only then).
+    def forward(self, x, axis=0):
+        self.axis = axis
+        out = np.cumprod(x, axis=axis)
+        self.save(x, out)
+        return out
+
+    def backward(self, g, x, out):
+        if np.all(raw(x) != 0):
+            return (_reverse_cumsum(g * out, self.axis) / x,)
+        return (_cumprod_grad_with_zeros(g, x, self.axis),)
+
+
+def _cumprod_grad_with_zeros(g, x, axis):
+    """dx_i = (product of x_m for m < i) * (sum over j >= i of g_j * product of x_m for i < m <= j),
+    on a grid of (i, j) along ``axis``: no division, so exact at zeros and differentiable again."""
+    xp, n = lib(g), x.shape[axis]
+    xs, gs = xp.moveaxis(x, axis, -1), xp.moveaxis(g, axis, -1)
+    row, column = np.arange(n)[:, None], np.arange(n)[None, :]
+    ones = np.ones(xs.shape[:-1] + (1,), dtype=raw(x).dtype)
+    before = Cumprod.call(xp.concatenate([ones, xs[..., :-1]], axis=-1), axis=-1)
+    after_i = xp.where(column > row, xs[..., None, :], 1.0)  # row i: x_m for m > i, 1 elsewhere
+    spans = xp.where(column >= row, Cumprod.call(after_i, axis=-1), 0.0)  # [i, j]: product of x_m, i < m <= j
+    return xp.moveaxis(before * (spans * gs[..., None, :]).sum(axis=-1), -1, axis)
 
 
 PRIMITIVES = tuple(op for op in list(globals().values()) if isinstance(op, type) and issubclass(op, Function)

@@ -8,6 +8,7 @@ with fixed shapes; and a test fails when a public op is missing from it.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -65,6 +66,25 @@ def _np_logsumexp(x, axis=None, keepdims=False):
     return out if keepdims else np.squeeze(out, axis=axis) if axis is not None else out.reshape(())
 
 
+_np_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _np_elu(x, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def _np_split_parts(parts):
+    """The parts of a split, each scaled by its position, joined again (so a mixed-up order shows)."""
+    return np.concatenate([part * (k + 1) for k, part in enumerate(parts)], axis=-1)
+
+
+def _split_parts(parts):
+    return F.concatenate([part * (k + 1) for k, part in enumerate(parts)], axis=-1)
+
+
+_DIAGONAL_PICK = np.array([[2, 0], [1, 1], [0, 2]])  # row indices for take_along_axis / scatter_add rows
+
+
 def _both(name):
     return (f"Tensor.{name}", f"tg.{name}")
 
@@ -104,6 +124,42 @@ REGISTRY: tuple = (
     OpSpec("round", lambda x: x.round(1), lambda x: np.round(x, 1), covers=_both("round"), low=0.02, high=0.04),
     OpSpec("astype", lambda x: x.astype(np.float64) * 1.0, lambda x: x * 1.0,
            covers=("Tensor.astype", "Tensor.double", "Tensor.float", "tg.astype")),
+    # ranges with no integer inside, so finite differences never straddle a jump
+    _unary("floor", np.floor, low=1.1, high=1.9),
+    _unary("ceil", np.ceil, low=-1.9, high=-1.1),
+    _unary("trunc", np.trunc, low=-1.9, high=-1.1),
+    # ---- more elementwise math
+    _unary("square", np.square),
+    _unary("reciprocal", np.reciprocal, min_abs=0.3),
+    _unary("exp2", np.exp2),
+    _unary("expm1", np.expm1),
+    _unary("log1p", np.log1p, low=-0.5, high=3.0),
+    _unary("log2", np.log2, low=0.2, high=3.0),
+    _unary("log10", np.log10, low=0.2, high=3.0),
+    _unary("tan", np.tan, low=-1.2, high=1.2),
+    _unary("arcsin", np.arcsin, low=-0.9, high=0.9),
+    _unary("arccos", np.arccos, low=-0.9, high=0.9),
+    _unary("arctan", np.arctan),
+    _unary("sinh", np.sinh),
+    _unary("cosh", np.cosh),
+    _unary("arcsinh", np.arcsinh),
+    _unary("arccosh", np.arccosh, low=1.2, high=3.0),
+    _unary("arctanh", np.arctanh, low=-0.9, high=0.9),
+    _unary("erf", _np_erf),
+    # ---- activations (kinks kept away from the drawn values)
+    _unary("softplus", lambda x: np.logaddexp(0, x)),
+    OpSpec("softplus_beta", lambda x: x.softplus(beta=2.0), lambda x: np.logaddexp(0, 2 * x) / 2),
+    _unary("elu", _np_elu, min_abs=0.05),
+    _unary("selu", lambda x: 1.0507009873554804934193349852946 * _np_elu(x, 1.6732632423543772848170429916717),
+           min_abs=0.05),
+    _unary("gelu", lambda x: 0.5 * x * (1 + _np_erf(x / np.sqrt(2)))),
+    OpSpec("gelu_tanh", lambda x: x.gelu(approximate="tanh"),
+           lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))),
+    _unary("silu", lambda x: x / (1 + np.exp(-x))),
+    _unary("mish", lambda x: x * np.tanh(np.logaddexp(0, x))),
+    _unary("logsigmoid", lambda x: -np.logaddexp(0, -x)),
+    _unary("hardtanh", lambda x: np.clip(x, -1, 1), low=-3.0, high=3.0),
+    _unary("hardsigmoid", lambda x: np.clip(x + 3, 0, 6) / 6, low=-5.0, high=5.0),
     # ---- broadcasting binary (operators and their reflected forms)
     _binary("add", lambda x, y: x + y, np.add, ("Tensor.__add__", "tg.add")),
     _binary("sub", lambda x, y: x - y, np.subtract, ("Tensor.__sub__", "tg.subtract")),
@@ -123,6 +179,21 @@ REGISTRY: tuple = (
     OpSpec("rpow", lambda x: 2.0**x, lambda x: 2.0**x, covers=("Tensor.__rpow__",)),
     OpSpec("rmatmul", lambda x: np.array([[1.0, -2.0, 0.5]]) @ x, lambda x: np.array([[1.0, -2.0, 0.5]]) @ x,
            "any", ("Tensor.__rmatmul__",), shapes=((3, 2),)),
+    _binary("arctan2", F.arctan2, np.arctan2, _both("arctan2"), min_abs=0.2),
+    _binary("hypot", F.hypot, np.hypot, _both("hypot"), min_abs=0.2),
+    _binary("logaddexp", F.logaddexp, np.logaddexp, _both("logaddexp")),
+    # x / y kept between two integers (1.3 to 1.9), so the quotient never jumps
+    _binary("mod", lambda x, y: (x + 4.0) % (y + 2.0), lambda x, y: np.mod(x + 4.0, y + 2.0),
+            ("Tensor.__mod__", "tg.mod"), low=1.1, high=1.9),
+    _binary("remainder", lambda x, y: F.remainder(-x - 4.0, y + 2.0), lambda x, y: np.remainder(-x - 4.0, y + 2.0),
+            ("tg.remainder",), low=1.1, high=1.9),
+    OpSpec("rmod", lambda x: 5.0 % (x + 2.0), lambda x: 5.0 % (x + 2.0), covers=("Tensor.__rmod__",),
+           low=1.1, high=1.9),
+    _binary("floor_divide", lambda x, y: F.floor_divide(x + 4.0, y + 2.0) + (x + 4.0) // (y + 2.0),
+            lambda x, y: 2 * np.floor_divide(x + 4.0, y + 2.0), ("Tensor.__floordiv__", "tg.floor_divide"),
+            low=1.1, high=1.9),
+    OpSpec("rfloordiv", lambda x: 5.0 // (x + 2.0), lambda x: 5.0 // (x + 2.0), covers=("Tensor.__rfloordiv__",),
+           low=1.1, high=1.9),
     # ---- matmul: 1-D, 2-D and batched N-D with broadcasting
     OpSpec("matmul", lambda x, y: x @ y, np.matmul, "matmul", ("Tensor.__matmul__", "Tensor.matmul", "tg.matmul")),
     # ---- reductions over axis=None|int|tuple, keepdims
@@ -136,6 +207,28 @@ REGISTRY: tuple = (
            lambda x: np.std(x, axis=0) + np.std(x, axis=(0, 1), keepdims=True), "any", _both("std"),
            distinct=True, shapes=((3, 2),)),
     _reduce("logsumexp", _np_logsumexp),
+    _reduce("prod", np.prod),
+    OpSpec("std_ddof1", lambda x: x.std(axis=-1, ddof=1, keepdims=True),
+           lambda x: np.std(x, axis=-1, ddof=1, keepdims=True), "any", distinct=True, shapes=((2, 3),)),
+    OpSpec("cumsum", lambda x: x.cumsum(axis=-1), lambda x: np.cumsum(x, axis=-1), covers=_both("cumsum"),
+           min_dims=1),
+    OpSpec("cumsum_flat", lambda x: x.cumsum(), np.cumsum),
+    OpSpec("cumprod", lambda x: x.cumprod(axis=0), lambda x: np.cumprod(x, axis=0), covers=_both("cumprod"),
+           min_dims=1),
+    OpSpec("cumprod_flat", lambda x: x.cumprod(), np.cumprod),
+    # norms: the 2-norm everywhere; 1 and inf have kinks at 0 and inf ties, kept away
+    OpSpec("norm", lambda x: x.norm(), lambda x: np.linalg.norm(x.reshape(-1)), covers=_both("norm")),
+    OpSpec("norm_1", lambda x: x.norm(1, axis=-1, keepdims=True),
+           lambda x: np.linalg.norm(x, 1, axis=-1, keepdims=True), min_dims=1, min_abs=0.05),
+    OpSpec("norm_inf", lambda x: (x - 3.0).norm(np.inf, axis=0) + (x + 3.0).norm(-np.inf, axis=0),
+           lambda x: np.linalg.norm(x - 3.0, np.inf, axis=0) + np.linalg.norm(x + 3.0, -np.inf, axis=0),
+           min_dims=1, distinct=True),
+    OpSpec("norm_p", lambda x: x.norm(3.5, axis=-1), lambda x: np.linalg.norm(x, 3.5, axis=-1), min_dims=1,
+           min_abs=0.05),
+    OpSpec("norm_fro", lambda x: x.norm("fro", axis=(2, 0)), lambda x: np.linalg.norm(x, "fro", axis=(2, 0)),
+           "any", shapes=((2, 2, 3),)),
+    OpSpec("norm_matrix", lambda x: x.norm(1) + x.norm(-np.inf), lambda x: np.linalg.norm(x, 1) + np.linalg.norm(x, -np.inf),
+           "any", min_abs=0.05, shapes=((3, 4),)),
     OpSpec("softmax", lambda x: x.softmax(axis=-1), _np_softmax, covers=_both("softmax"), min_dims=1),
     OpSpec("log_softmax", lambda x: x.log_softmax(axis=0), lambda x: np.log(_np_softmax(x, axis=0)),
            covers=_both("log_softmax"), min_dims=1),
@@ -147,6 +240,35 @@ REGISTRY: tuple = (
     OpSpec("swapaxes", lambda x: x.swapaxes(0, -1), lambda x: np.swapaxes(x, 0, -1), covers=_both("swapaxes"),
            min_dims=1),
     OpSpec("flatten", lambda x: x.flatten(), lambda x: x.reshape(-1), covers=_both("flatten")),
+    OpSpec("flatten_middle", lambda x: x.flatten(1, -2), lambda x: x.reshape(2, 3, 2), "any", shapes=((2, 1, 3, 2),)),
+    OpSpec("moveaxis", lambda x: x.moveaxis(0, -1), lambda x: np.moveaxis(x, 0, -1), covers=_both("moveaxis"),
+           min_dims=1),
+    OpSpec("flip", lambda x: x.flip(), np.flip, covers=_both("flip")),
+    OpSpec("flip_axis", lambda x: x.flip(-1), lambda x: np.flip(x, -1), min_dims=1),
+    OpSpec("roll", lambda x: x.roll(2), lambda x: np.roll(x, 2), covers=_both("roll")),
+    OpSpec("roll_axes", lambda x: x.roll((1, -4), axis=(0, -1)), lambda x: np.roll(x, (1, -4), axis=(0, -1)),
+           "any", shapes=((3, 4),)),
+    OpSpec("repeat", lambda x: x.repeat(2), lambda x: np.repeat(x, 2), covers=_both("repeat")),
+    OpSpec("repeat_counts", lambda x: x.repeat([2, 0, 1], axis=-2), lambda x: np.repeat(x, [2, 0, 1], axis=-2),
+           "any", shapes=((2, 3, 2),)),
+    OpSpec("tile", lambda x: x.tile((2, 1)), lambda x: np.tile(x, (2, 1)), covers=_both("tile")),
+    OpSpec("diag", lambda x: x.diag(1), lambda x: np.diag(x, 1), "any", _both("diag"), shapes=((3,),)),
+    OpSpec("diag_of_matrix", lambda x: x.diag(-1), lambda x: np.diag(x, -1), "any", shapes=((3, 4),)),
+    OpSpec("diagonal", lambda x: x.diagonal(1, 2, 0), lambda x: np.diagonal(x, 1, 2, 0), "any", _both("diagonal"),
+           shapes=((3, 2, 4),)),
+    OpSpec("trace", lambda x: x.trace(-1), lambda x: np.trace(x, -1), "any", _both("trace"), shapes=((4, 3),)),
+    OpSpec("tril", lambda x: x.tril(), np.tril, "any", _both("tril"), shapes=((2, 3, 4),)),
+    OpSpec("triu", lambda x: x.triu(1), lambda x: np.triu(x, 1), "any", _both("triu"), shapes=((4, 3),)),
+    OpSpec("take", lambda x: x.take([0, -1, 0]), lambda x: np.take(x, [0, -1, 0]), covers=_both("take")),
+    OpSpec("take_axis", lambda x: x.take([[1, 1], [0, 2]], axis=-1), lambda x: np.take(x, [[1, 1], [0, 2]], axis=-1),
+           "any", shapes=((2, 3),)),
+    OpSpec("take_along_axis", lambda x: x.take_along_axis(_DIAGONAL_PICK, 0),
+           lambda x: np.take_along_axis(x, _DIAGONAL_PICK, 0), "any", _both("take_along_axis"), shapes=((3, 2),)),
+    OpSpec("index_add", lambda x, y: x.index_add(0, [1, 3, 1], y), lambda x, y: _np_add_at(x, (np.array([1, 3, 1]),), y),
+           "any", _both("index_add"), shapes=((4, 2), (3, 2))),
+    OpSpec("scatter_add", lambda x, y: x.scatter_add(0, _DIAGONAL_PICK, y),
+           lambda x, y: _np_add_at(x, (_DIAGONAL_PICK, np.arange(2)), y), "any", _both("scatter_add"),
+           shapes=((3, 2), (3, 2))),
     OpSpec("squeeze", lambda x: x.squeeze(), np.squeeze, covers=_both("squeeze")),
     OpSpec("expand_dims", lambda x: x.expand_dims(0), lambda x: np.expand_dims(x, 0), covers=_both("expand_dims")),
     OpSpec("broadcast_to", lambda x: x.broadcast_to((2,) + x.shape), lambda x: np.broadcast_to(x, (2,) + x.shape),
@@ -159,6 +281,29 @@ REGISTRY: tuple = (
            min_dims=1),
     OpSpec("pad_per_axis", lambda x: x.pad(((0, 1), (2, 0))), lambda x: np.pad(x, ((0, 1), (2, 0))), "any",
            shapes=((2, 3),)),
+    OpSpec("pad_crop", lambda x: x.pad(((-1, 2), (1, -2))), lambda x: np.pad(x[1:, :-2], ((0, 2), (1, 0))), "any",
+           shapes=((3, 4),)),
+    OpSpec("split", lambda x: _split_parts(F.split(x, 2, axis=1)), lambda x: _np_split_parts(np.split(x, 2, axis=1)),
+           "any", ("tg.split",), shapes=((3, 4),)),
+    OpSpec("array_split", lambda x: _split_parts(F.array_split(x, 3, axis=-1)),
+           lambda x: _np_split_parts(np.array_split(x, 3, axis=-1)), "any", ("tg.array_split",), shapes=((2, 4),)),
+    OpSpec("array_split_at", lambda x: _split_parts(F.array_split(x, [1, 3], axis=1)),
+           lambda x: _np_split_parts(np.array_split(x, [1, 3], axis=1)), "any", shapes=((2, 4),)),
+    OpSpec("atleast_1d", F.atleast_1d, np.atleast_1d, covers=("tg.atleast_1d",)),
+    OpSpec("atleast_2d", F.atleast_2d, np.atleast_2d, covers=("tg.atleast_2d",)),
+    OpSpec("atleast_3d", F.atleast_3d, np.atleast_3d, covers=("tg.atleast_3d",)),
+    OpSpec("outer", F.outer, np.outer, "any", ("tg.outer",), shapes=((3,), (2, 2))),
+    OpSpec("inner", F.inner, np.inner, "any", ("tg.inner",), shapes=((2, 3), (2, 3))),
+    OpSpec("tensordot", lambda x, y: F.tensordot(x, y, axes=([1, 2], [1, 0])),
+           lambda x, y: np.tensordot(x, y, axes=([1, 2], [1, 0])), "any", ("tg.tensordot",), shapes=((2, 3, 2), (2, 3, 1))),
+    OpSpec("einsum", lambda x, y: F.einsum("ij,jk->ik", x, y), lambda x, y: np.einsum("ij,jk->ik", x, y), "any",
+           ("tg.einsum",), shapes=((2, 3), (3, 2))),
+    OpSpec("einsum_implicit", lambda x, y: F.einsum("ij,kj", x, y), lambda x, y: np.einsum("ij,kj", x, y), "any",
+           shapes=((2, 3), (1, 3))),
+    OpSpec("einsum_diagonal", lambda x: F.einsum("ii->i", x) + F.einsum("ii", x),
+           lambda x: np.einsum("ii->i", x) + np.einsum("ii", x), "any", shapes=((3, 3),)),
+    OpSpec("einsum_batched", lambda x, y, z: F.einsum("...ij,jk,...k->...i", x, y, z),
+           lambda x, y, z: np.einsum("...ij,jk,...k->...i", x, y, z), "any", shapes=((2, 1, 2, 3), (3, 2), (2, 2))),
     OpSpec("concatenate", lambda x, y: F.concatenate([x, y], axis=1), lambda x, y: np.concatenate([x, y], axis=1),
            "any", ("tg.concatenate",), shapes=((2, 3), (2, 2))),
     OpSpec("stack", lambda x, y: F.stack([x, y], axis=-1), lambda x, y: np.stack([x, y], axis=-1),
@@ -167,11 +312,17 @@ REGISTRY: tuple = (
 """One row per public differentiable op; the test suite sweeps it with hypothesis-drawn shapes."""
 
 NOT_DIFFERENTIABLE = frozenset({
-    "Tensor.argmax", "Tensor.argmin", "tg.argmax", "tg.argmin",
+    "Tensor.argmax", "Tensor.argmin", "tg.argmax", "tg.argmin", "Tensor.all", "Tensor.any", "tg.all", "tg.any",
     "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__",
     "Tensor.__and__", "Tensor.__or__", "Tensor.__invert__",
 })
 """Public names that are deliberately not differentiable: the coverage test accepts them without a row."""
+
+
+def _np_add_at(x, index, y):
+    out = x.copy()
+    np.add.at(out, index, y)
+    return out
 
 
 def sample_inputs(spec: OpSpec, rng: np.random.Generator, dtype=np.float64):
