@@ -214,7 +214,8 @@ def test_every_primitive_has_a_converter_or_a_reason_not_to():
     primitives = {name for name, obj in vars(ops).items()
                   if isinstance(obj, type) and issubclass(obj, Function) and obj is not Function}
     not_exported = {"IndexAdd", "Col2Im",  # recorded only by a backward pass (create_graph)
-                    "SoftmaxCrossEntropy"}  # a loss: the export covers the forward of a model
+                    "SoftmaxCrossEntropy",  # a loss: the export covers the forward of a model
+                    "Cumprod"}  # ONNX has no running product (exp(cumsum(log)) fails at zeros and signs)
     missing = primitives - set(CONVERTERS) - not_exported
     assert not missing, f"add a row for each of {sorted(missing)} to tinygrad_edu.onnx.CONVERTERS"
     assert set(CONVERTERS) <= primitives, f"rows for ops that do not exist: {sorted(set(CONVERTERS) - primitives)}"

@@ -162,10 +162,10 @@ class TensorOps:
         return ops.Mod.apply(*promote(other, self))
 
     def __floordiv__(self, other):
-        return ops.Step.apply(*promote(self, other), fn=np.floor_divide)
+        return _floor_divide(*promote(self, other))
 
     def __rfloordiv__(self, other):
-        return ops.Step.apply(*promote(other, self), fn=np.floor_divide)
+        return _floor_divide(*promote(other, self))
 
     def __neg__(self):
         return ops.Neg.apply(self)
@@ -642,7 +642,7 @@ class TensorOps:
         if axis is None:
             return self.reshape(-1).roll(shift, 0).reshape(self.shape)
         try:
-            pairs = np.broadcast(np.asarray(shift), np.asarray(axis))
+            pairs = np.broadcast(_integer_index(shift, "roll", "shift"), np.asarray(axis))
         except ValueError:
             raise ShapeError(f"roll: shift {shift!r} and axis {axis!r} do not pair up") from None
         out = self[...]
@@ -712,6 +712,7 @@ class TensorOps:
 
     def trace(self, offset=0, axis1=0, axis2=1):
         """``np.trace``: the sum of ``diagonal(offset, axis1, axis2)``."""
+        self._matrix_shape("trace")
         return self.diagonal(offset, axis1, axis2).sum(axis=-1)
 
     def tril(self, k=0):
@@ -731,9 +732,9 @@ class TensorOps:
         """``np.take``: the elements at ``indices`` along ``axis`` (None: of the flattened tensor); repeated
         indices accumulate their gradients."""
         indices = _integer_index(indices, "take")
-        if axis is None:
-            return self.reshape(-1)[indices]
-        return self[(slice(None),) * _axis(axis, self.ndim, "take") + (indices,)]
+        flat, axis = (self.reshape(-1), 0) if axis is None else (self, _axis(axis, self.ndim, "take"))
+        _check_bounds(indices, flat.shape[axis], "take")
+        return flat[(slice(None),) * axis + (indices,)]
 
     def take_along_axis(self, indices, axis):
         """``np.take_along_axis`` (PyTorch's ``gather``): ``out[..., i, ...] = x[..., indices[..., i, ...], ...]``
@@ -939,11 +940,11 @@ def _axis(axis, ndim, op):
     return ops.normalize_axes((axis,), ndim, op)[0]
 
 
-def _integer_index(indices, op):
+def _integer_index(indices, op, what="indices"):
     """``indices`` (a list, an array, an integer tensor) as an integer ndarray of our own."""
     array = np.array(index_arg(indices))
     if array.dtype.kind not in "iu":
-        raise IndexError(f"{op}: indices must be integers, got dtype {array.dtype}")
+        raise IndexError(f"{op}: {what} must be integers, got dtype {array.dtype}")
     return array
 
 
@@ -970,23 +971,22 @@ def _power_flat_at_zero(value, power):
     return where(zero, 0.0, where(zero, 1.0, value) ** power)
 
 
-_VECTOR_NORMS = {  # ord -> the norm of |x| over axes; any other p > 0 is (sum |x|**p) ** (1/p)
-    np.inf: lambda magnitude, axes, keepdims: magnitude.max(axis=axes, keepdims=keepdims),
-    -np.inf: lambda magnitude, axes, keepdims: magnitude.min(axis=axes, keepdims=keepdims),
-    1: lambda magnitude, axes, keepdims: magnitude.sum(axis=axes, keepdims=keepdims),
-    2: lambda magnitude, axes, keepdims: _power_flat_at_zero((magnitude * magnitude).sum(axis=axes, keepdims=keepdims), 0.5),
-}
+_VECTOR_NORMS = {  # ord -> the norm over axes; any other p > 0 is (sum |x|**p) ** (1/p)
+    np.inf: lambda x, axes, keepdims: x.abs().max(axis=axes, keepdims=keepdims),
+    -np.inf: lambda x, axes, keepdims: x.abs().min(axis=axes, keepdims=keepdims),
+    1: lambda x, axes, keepdims: x.abs().sum(axis=axes, keepdims=keepdims),
+    2: lambda x, axes, keepdims: _power_flat_at_zero((x * x).sum(axis=axes, keepdims=keepdims), 0.5),  # x*x, not |x|**2:
+}  # the slope of |x| at 0 is 0, which would make the second derivative of x**2 at 0 vanish too
 
 
 def _vector_norm(x, ord, axes, keepdims):
     if ord in _VECTOR_NORMS:
-        return _VECTOR_NORMS[ord](x.abs(), axes, keepdims)
+        return _VECTOR_NORMS[ord](x, axes, keepdims)
     if isinstance(ord, str) or not ord >= 0:
         raise ValueError(f"norm: ord={ord!r} is not a vector norm here; use p > 0, 0, inf or -inf")
     if ord == 0:  # the count of nonzero elements: no gradient, as in PyTorch
         return (x != 0).astype(x.dtype if x.dtype.kind == "f" else get_default_dtype()).sum(axis=axes, keepdims=keepdims)
-    magnitude = x.abs()
-    powered = _power_flat_at_zero(magnitude, ord).sum(axis=axes, keepdims=keepdims)
+    powered = _power_flat_at_zero(x.abs(), ord).sum(axis=axes, keepdims=keepdims)
     return _power_flat_at_zero(powered, 1.0 / ord)
 
 
@@ -1157,7 +1157,15 @@ def remainder(x, y):
 
 def floor_divide(x, y):
     """``x // y`` for Tensors or array-likes, as ``np.floor_divide``; zero gradient (piecewise constant)."""
-    return ops.Step.apply(*promote(*_one_tensor(x, y)), fn=np.floor_divide)
+    return _floor_divide(*promote(*_one_tensor(x, y)))
+
+
+def _floor_divide(x, y):
+    try:
+        return ops.Step.apply(x, y, fn=np.floor_divide)
+    except ShapeError:  # Step's message would name the primitive, not the op the user called
+        raise ShapeError(f"floor_divide (//): shapes {np.shape(_value(x))} and {np.shape(_value(y))} do not "
+                         "broadcast") from None
 
 
 def array_split(x, indices_or_sections, axis=0):
