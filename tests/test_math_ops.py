@@ -306,3 +306,65 @@ WRONG = [
 def test_a_wrong_call_names_the_op_and_what_is_wrong(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# ----------------------------------------------------------------------------- NumPy's functions on tensors stay on the graph
+
+
+def test_numpy_functions_on_a_tensor_dispatch_to_the_new_ops():
+    x = t64([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+    outs = [np.sinh(x), np.arctan2(x, 2.0), np.hypot(x, x), np.logaddexp(x, 1.0), np.mod(x, 0.7), np.floor_divide(x, 0.7),
+            np.remainder(x, 2.0), np.expm1(x), np.log1p(x * x), np.log2(x * x), np.square(x), np.trunc(x),
+            np.prod(x, axis=0), np.cumsum(x, axis=1), np.cumprod(x, axis=0), np.flip(x), np.roll(x, 1, axis=1),
+            np.repeat(x, 2, axis=0), np.tile(x, 2), np.moveaxis(x, 0, 1), np.diagonal(x), np.trace(x), np.tril(x),
+            np.take(x, [0, 2], axis=1), np.take_along_axis(x, np.array([[0], [2]]), 1), np.linalg.norm(x, axis=1),
+            np.einsum("ij,kj->ik", x, x), np.tensordot(x, x, ([1], [1])), np.outer(x[0], x[1]), np.inner(x, x)]
+    for out in outs + np.split(x, 3, axis=1) + np.array_split(x, 2):
+        assert isinstance(out, tg.Tensor) and out.requires_grad
+    assert np.all(x).item() is True
+
+
+def test_a_zero_d_gradient_reached_twice_is_still_an_array_for_the_next_backward():
+    x = t64(0.5)
+    s = (x * 2).sinh()  # used twice below: its two 0-d gradients add up to a NumPy scalar
+    (s * s + s).backward()
+    assert math.isclose(x.grad.item(), (2 * math.sinh(1.0) + 1) * 2 * math.cosh(1.0))
+
+
+def test_the_new_primitives_export_to_onnx_and_run_alike(tmp_path):
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install \"tinygrad_edu[onnx]\")")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    from tinygrad_edu.onnx import export
+
+    def model(x):
+        s, positive = x.tanh() * 0.9, x.abs() + 0.1
+        parts = [x.expm1(), positive.log1p(), positive.log2(), positive.log10(), x.sinh(), x.cosh(), s.arcsin(),
+                 s.arccos(), x.arcsinh(), (positive + 1).arccosh(), x.erf(), x.softplus(), x.arctan2(s),
+                 tg.arctan2(x, -s), x.hypot(s), x.logaddexp(s), x % 0.7, (-x) % 0.7, x // 0.3, -x // 0.3,
+                 x.prod(axis=1, keepdims=True), x.cumsum(axis=1), x.gelu(), x.elu(), x.mish(), x.floor(), x.trunc(),
+                 x.norm(axis=1, keepdims=True), x.flip(1), x.roll(2, 1), x.tile((1, 2)), x.pad(((0, 0), (-1, 2)))]
+        return tg.concatenate(parts, axis=1)
+
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    session = ort.InferenceSession(str(export(model, x, tmp_path / "math.onnx")))
+    for batch in (x, np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)):
+        with tg.no_grad():
+            np.testing.assert_allclose(session.run(None, {"input": batch})[0], model(tg.Tensor(batch)).data,
+                                       rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_keeps_numpys_conventions_at_signs_zeros_and_infinities(tmp_path):
+    pytest.importorskip("onnx", reason="onnx is not installed (pip install \"tinygrad_edu[onnx]\")")
+    ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    from tinygrad_edu.onnx import export
+
+    values = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -3.0, np.inf, -np.inf], np.float32)
+    y, x = (grid.reshape(1, -1) for grid in np.meshgrid(values, values))
+    for name, op in [("arctan2", tg.arctan2), ("mod", tg.mod), ("floor_divide", tg.floor_divide), ("hypot", tg.hypot),
+                     ("logaddexp", tg.logaddexp)]:
+        with np.errstate(all="ignore"):  # 0 / 0, inf - inf: NumPy's nan, and its warning
+            session = ort.InferenceSession(str(export(op, (y, x), tmp_path / f"{name}.onnx", dynamic_batch=False)))
+            want = op(tg.Tensor(y), tg.Tensor(x)).data
+        got = session.run(None, dict(zip([i.name for i in session.get_inputs()], (y, x))))[0]
+        finite = np.isfinite(y) & np.isfinite(x) | (name != "arctan2")  # ONNX's Atan(inf / inf) is nan
+        np.testing.assert_allclose(got[finite], want[finite], rtol=1e-6, atol=0, err_msg=name)

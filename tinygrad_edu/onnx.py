@@ -406,11 +406,13 @@ def _axes(axis, ndim) -> tuple:
 def _step(b, node, ins, out):
     """A piecewise-constant op (``Step``): NumPy's sign, round, floor, ceil, trunc or floor_divide as ONNX's."""
     name, x = getattr(attribute(node, "fn"), "__name__", "?"), ins[0].name
-    if name == "floor_divide":  # NumPy's x // y is (x - x mod y) / y, rounded to the integer it is; x / y if y == 0
-        y = ins[1].name
-        quotient = b.op("Round", [b.op("Div", [b.op("Sub", [x, _numpy_mod(b, x, y, out.dtype)]), y])])
-        by_zero = b.op("Equal", [y, b.constant(np.zeros((), out.dtype))])
-        return b.op("Where", [by_zero, b.op("Div", [x, y]), quotient])
+    if name == "floor_divide":  # as NumPy: (x - fmod(x, y)) / y, an integer up to rounding, less 1 where the
+        y = ins[1].name         # remainder was moved to y's sign; x / y where y == 0
+        rest, moved = _fmod_parts(b, x, y, out.dtype)
+        quotient = b.op("Round", [b.op("Div", [b.op("Sub", [x, rest]), y])])
+        one, zero = b.constant(np.ones((), out.dtype)), b.constant(np.zeros((), out.dtype))
+        quotient = b.op("Sub", [quotient, b.op("Where", [moved, one, zero])])
+        return b.op("Where", [b.op("Equal", [y, zero]), b.op("Div", [x, y]), quotient])
     if name == "round" and node.attrs.get("decimals", 0) != 0:
         raise ExportError(f"export: round to {node.attrs['decimals']} decimals ({b.place}) has no ONNX form")
     if name == "trunc":  # ONNX has no Trunc: sign(x) * floor(|x|)
@@ -423,19 +425,22 @@ def _step(b, node, ins, out):
 _STEPS = {"sign": "Sign", "round": "Round", "floor": "Floor", "ceil": "Ceil", "rint": "Round"}
 
 
-def _numpy_mod(b, x, y, dtype) -> str:
-    """``np.mod(x, y)`` of floats: C's fmod (ONNX Mod with fmod=1), moved by y where its sign differs from y's."""
+def _fmod_parts(b, x, y, dtype):
+    """C's fmod(x, y) (ONNX Mod with fmod=1, the sign of x) and where NumPy moves it by y (a nonzero
+    remainder whose sign differs from y's): NumPy's mod and floor_divide both start from these."""
     rest = b.op("Mod", [x, y], fmod=1)
     zero = b.constant(np.zeros((), dtype))
-    differs = b.op("And", [b.op("Not", [b.op("Equal", [rest, zero])]),
-                           b.op("Xor", [b.op("Less", [rest, zero]), b.op("Less", [y, zero])])])
-    return b.op("Where", [differs, b.op("Add", [rest, y]), rest])
+    moved = b.op("And", [b.op("Not", [b.op("Equal", [rest, zero])]),
+                         b.op("Xor", [b.op("Less", [rest, zero]), b.op("Less", [y, zero])])])
+    return rest, moved
 
 
 def _mod(b, node, ins, out):
+    x, y = ins[0].name, ins[1].name
     if out.dtype.kind != "f":
-        return b.op("Mod", [ins[0].name, ins[1].name])  # ONNX's integer Mod has the sign of the divisor, as NumPy's
-    return _numpy_mod(b, ins[0].name, ins[1].name, out.dtype)
+        return b.op("Mod", [x, y])  # ONNX's integer Mod has the sign of the divisor, as NumPy's
+    rest, moved = _fmod_parts(b, x, y, out.dtype)
+    return b.op("Where", [moved, b.op("Add", [rest, y]), rest])
 
 
 def _expm1(b, node, ins, out):
