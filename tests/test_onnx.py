@@ -213,7 +213,7 @@ def test_frozen_parameters_are_still_named_initializers(tmp_path):
 def test_every_primitive_has_a_converter_or_a_reason_not_to():
     primitives = {name for name, obj in vars(ops).items()
                   if isinstance(obj, type) and issubclass(obj, Function) and obj is not Function}
-    not_exported = {"IndexAdd", "Col2Im",  # recorded only by a backward pass (create_graph)
+    not_exported = {"IndexAdd", "Col2Im",  # Index's and Im2Col's backward (and index_add's, scatter_add's scatter)
                     "SoftmaxCrossEntropy",  # a loss: the export covers the forward of a model
                     "Cumprod"}  # ONNX has no running product (exp(cumsum(log)) fails at zeros and signs)
     missing = primitives - set(CONVERTERS) - not_exported

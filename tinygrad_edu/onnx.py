@@ -684,8 +684,8 @@ CONVERTERS = {
 initializers, every floating operand already in the output's dtype), ``out`` the
 output's ``Value`` without a name; the converter adds nodes with ``builder.op`` and
 ``builder.constant`` and returns the name of the value that is the op's result.
-Ops only a backward pass records (``IndexAdd``, ``Col2Im``) have no row, nor ``Cumprod``: ONNX has no
-running product (a product through ``exp(cumsum(log))`` fails at zeros and negative numbers).
+The backward passes' scatters (``IndexAdd``, which ``index_add`` and ``scatter_add`` use too, and ``Col2Im``)
+have no row, nor ``Cumprod``: ONNX has no running product (``exp(cumsum(log))`` fails at zeros and signs).
 """
 
 

@@ -663,12 +663,12 @@ class LogBase(Function):
     """out = log(x) / log(base), base 2 or 10;  dx = g / (x * log(base))"""
 
     # Primitive for accuracy: log(x) / log(10) misses exact answers (log10(1000) gives 2.9999999999999996).
-    ufuncs = {2: np.log2, 10: np.log10}
+    _BY_BASE = {2: np.log2, 10: np.log10}
 
     def forward(self, x, base=2):
         self.base = base
         self.save(x)
-        return self.ufuncs[base](x)
+        return self._BY_BASE[base](x)
 
     def backward(self, g, x):
         return (g / (x * math.log(self.base)),)
