@@ -381,7 +381,7 @@ class TensorOps:
         """Elementwise error function, 2/sqrt(pi) * integral of exp(-t**2) from 0 to x (as ``math.erf``)."""
         return ops.Erf.apply(self)
 
-    # ------------------------------------------------------------------ activations (PyTorch's, with its slopes at the kinks)
+    # ------------------------------------------------------------------ activations (PyTorch's slopes at the kinks)
 
     def softplus(self, beta=1.0):
         """Elementwise log(1 + exp(beta * x)) / beta, without overflow. Unlike PyTorch it has no ``threshold``
@@ -665,13 +665,14 @@ class TensorOps:
         counts = np.asarray(_value(repeats))
         if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts.size and counts.min() < 0):
             raise ValueError(f"repeat: repeats must be a non-negative int or a 1-D array of them, got {repeats!r}")
+        before, size, after = self.shape[:axis], self.shape[axis], self.shape[axis + 1:]
         if counts.size == 1:  # one count for all: broadcast along a new axis, then merge it in
-            size = self.shape[axis] * int(counts.flat[0])
-            spread = self.expand_dims(axis + 1).broadcast_to(self.shape[:axis + 1] + (int(counts.flat[0]),) + self.shape[axis + 1:])
-            return spread.reshape(self.shape[:axis] + (size,) + self.shape[axis + 1:])
-        if counts.size != self.shape[axis]:
-            raise ShapeError(f"repeat: {counts.size} counts for axis {axis} of size {self.shape[axis]} (shape {self.shape})")
-        return self[(slice(None),) * axis + (np.repeat(np.arange(self.shape[axis]), counts),)]
+            count = int(counts.flat[0])
+            spread = self.expand_dims(axis + 1).broadcast_to(before + (size, count) + after)
+            return spread.reshape(before + (size * count,) + after)
+        if counts.size != size:
+            raise ShapeError(f"repeat: {counts.size} counts for axis {axis} of size {size} (shape {self.shape})")
+        return self[(slice(None),) * axis + (np.repeat(np.arange(size), counts),)]
 
     def tile(self, reps):
         """``np.tile``: the whole tensor repeated ``reps`` times along each axis (PyTorch's ``Tensor.repeat``);
@@ -760,7 +761,8 @@ class TensorOps:
         expected = self.shape[:axis] + (index.size,) + self.shape[axis + 1:]
         if index.ndim != 1 or source.shape != expected:
             raise ShapeError(f"index_add: a 1-D index and a source of shape {expected} fit a tensor of shape "
-                             f"{self.shape} along axis {axis}; got index shape {index.shape}, source shape {source.shape}")
+                             f"{self.shape} along axis {axis}; got index shape {index.shape}, source shape "
+                             f"{source.shape}")
         _check_bounds(index, self.shape[axis], "index_add")
         return self + ops.IndexAdd.apply(source, shape=self.shape, index=(slice(None),) * axis + (index,))
 
@@ -975,8 +977,9 @@ _VECTOR_NORMS = {  # ord -> the norm over axes; any other p > 0 is (sum |x|**p) 
     np.inf: lambda x, axes, keepdims: x.abs().max(axis=axes, keepdims=keepdims),
     -np.inf: lambda x, axes, keepdims: x.abs().min(axis=axes, keepdims=keepdims),
     1: lambda x, axes, keepdims: x.abs().sum(axis=axes, keepdims=keepdims),
-    2: lambda x, axes, keepdims: _power_flat_at_zero((x * x).sum(axis=axes, keepdims=keepdims), 0.5),  # x*x, not |x|**2:
-}  # the slope of |x| at 0 is 0, which would make the second derivative of x**2 at 0 vanish too
+    # x * x, not |x|**2: the slope of |x| at 0 is 0, which would make the second derivative of x**2 at 0 vanish too
+    2: lambda x, axes, keepdims: _power_flat_at_zero((x * x).sum(axis=axes, keepdims=keepdims), 0.5),
+}
 
 
 def _vector_norm(x, ord, axes, keepdims):
@@ -985,7 +988,8 @@ def _vector_norm(x, ord, axes, keepdims):
     if isinstance(ord, str) or not ord >= 0:
         raise ValueError(f"norm: ord={ord!r} is not a vector norm here; use p > 0, 0, inf or -inf")
     if ord == 0:  # the count of nonzero elements: no gradient, as in PyTorch
-        return (x != 0).astype(x.dtype if x.dtype.kind == "f" else get_default_dtype()).sum(axis=axes, keepdims=keepdims)
+        count = (x != 0).astype(x.dtype if x.dtype.kind == "f" else get_default_dtype())
+        return count.sum(axis=axes, keepdims=keepdims)
     powered = _power_flat_at_zero(x.abs(), ord).sum(axis=axes, keepdims=keepdims)
     return _power_flat_at_zero(powered, 1.0 / ord)
 
@@ -1362,7 +1366,8 @@ def _einsum_pair(a, a_labels, b, b_labels, needed, sizes):
 
     left = a.transpose(tuple(a_labels.index(c) for c in batch + a_own + summed))
     right = b.transpose(tuple(b_labels.index(c) for c in batch + summed + b_own))
-    product = left.reshape(size(batch), size(a_own), size(summed)) @ right.reshape(size(batch), size(summed), size(b_own))
+    left = left.reshape(size(batch), size(a_own), size(summed))
+    product = left @ right.reshape(size(batch), size(summed), size(b_own))
     return product.reshape(tuple(sizes[c] for c in batch + a_own + b_own)), "".join(batch + a_own + b_own)
 
 
