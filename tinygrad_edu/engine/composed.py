@@ -15,6 +15,7 @@ a tensor that requires grad into a plain array.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -55,6 +56,14 @@ def promote(x, y):
     tensor's dtype; two tensors of different kinds compute in the float's dtype, and two
     floats in the wider one.
     """
+    if type(y) is float and isinstance(x, TensorOps) and x._data.dtype.kind == "f":  # the commonest cases first
+        return x, y
+    if isinstance(y, TensorOps) and isinstance(x, TensorOps) and x._data.dtype == y._data.dtype:
+        return x, y
+    return _promote(x, y)
+
+
+def _promote(x, y):
     if isinstance(y, np.generic):
         y = y.item()
     if isinstance(x, np.generic):
@@ -545,8 +554,7 @@ def _movement_shape(numpy_fn, shape, axis, op):
 
 
 def _reduced_count(shape, axis, op):
-    axes = ops.normalize_axes(axis, len(shape), op)
-    return int(np.prod([shape[a] for a in axes])) if axes else 1
+    return math.prod(shape[a] for a in ops.normalize_axes(axis, len(shape), op))
 
 
 def _needs_graph(values) -> bool:

@@ -172,7 +172,7 @@ class Conv2d(Module):
         x = x if isinstance(x, Tensor) else np.asarray(x)
         _check_images(x, repr(self), self.in_channels)
         _check_kernel_fits(x.shape, self.padding, self.kernel_size, repr(self))
-        x = layer_input(x, self.weight, repr(self))
+        x = layer_input(x, self.weight, self)
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self) -> str:
