@@ -14,7 +14,7 @@ from .layers import (
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .mlp import ACTIVATIONS, MLP
 from .module import Module, Parameter
-from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool1d, MaxPool2d
 from .embedding import Embedding
 from .normalization import LayerNorm
 
@@ -23,5 +23,5 @@ __all__ = [
     "Linear", "Perceptron", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "Identity",
     "Dropout", "BatchNorm1d", "MLP", "ACTIVATIONS",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
-    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "LayerNorm", "Embedding",
+    "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "Flatten", "LayerNorm", "Embedding",
 ]

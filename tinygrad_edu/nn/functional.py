@@ -19,7 +19,7 @@ from .losses import (  # noqa: F401  (re-exported: the losses are functional too
     mse_loss,
     nll_loss,
 )
-from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (image layers, kept with their modules)
+from .conv import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d  # noqa: F401  (image layers, kept with their modules)
 from .embedding import embedding  # noqa: F401
 from .normalization import layer_norm  # noqa: F401
 
