@@ -15,9 +15,12 @@ from .losses import (  # noqa: F401  (re-exported: the losses are functional too
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l2_penalty,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
 from .conv import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d  # noqa: F401  (image layers, kept with their modules)
 from .embedding import embedding  # noqa: F401
