@@ -482,12 +482,11 @@ class _Loss(Module):
 
     function = None
     defaults: dict = {}
+    reductions = tuple(_REDUCTIONS)
 
     def __init__(self, reduction: str = "mean", **options):
         super().__init__()
-        if reduction not in _REDUCTIONS and not (type(self).function is kl_div and reduction in _KL_REDUCTIONS):
-            raise ValueError(f"{type(self).__name__}: unknown reduction {reduction!r}; "
-                             f"use one of {sorted(_REDUCTIONS)}")
+        _check_reduction(type(self).__name__, reduction, self.reductions)
         self.reduction = reduction
         self.options = options
 
@@ -565,6 +564,7 @@ class KLDivLoss(_Loss):
 
     function = staticmethod(kl_div)
     defaults = {"log_target": False}
+    reductions = _KL_REDUCTIONS
 
     def __init__(self, reduction: str = "mean", log_target: bool = False):
         super().__init__(reduction, log_target=log_target)
