@@ -343,8 +343,9 @@ def test_option_errors_name_the_option():
         F.cross_entropy(logits, labels, ignore_index=None)
     with pytest.raises(ValueError, match=r"target class indices \[3\] are out of range for 3 classes"):
         F.cross_entropy(logits, np.array([0, 3, -100, 1]))  # -100, the default ignore_index, is fine
-    with pytest.raises(ValueError, match=r"cross_entropy: every target is ignore_index \(1\) or has class weight 0, so "
-                                         r"the mean over the targets is undefined; use reduction='sum'"):
+    with pytest.raises(ValueError, match=r"cross_entropy: no target counts towards the mean \(there are none, or each is "
+                                         r"ignore_index \(1\) or has class weight 0\), so the mean is undefined; use "
+                                         r"reduction='sum'"):
         F.cross_entropy(logits, np.ones(4, dtype=int), ignore_index=1)
     assert F.cross_entropy(logits, np.ones(4, dtype=int), ignore_index=1, reduction="sum").item() == 0.0
     with pytest.raises(ValueError, match="huber_loss: delta must be a finite number > 0, got 0"):

@@ -6,9 +6,10 @@ as the tutorial's ``/ m``), ``"sum"``, or ``"none"`` (one value per sample).
 Cross-entropy is computed from the *logits* through ``log_softmax`` (a max-shifted
 primitive), never as ``log(softmax(x))``: the latter underflows to ``log(0) = -inf``
 once two logits differ by more than ~100 (float32), which is why the tutorial has to
-clip its probabilities to 1e-15. The loss then picks each target's log-probability
-(``nll_loss``), so the gradient with respect to the logits is still
-``(softmax(x) - y) / N``: the tutorial's ``y_pred - y_true``.
+clip its probabilities to 1e-15. The loss then weighs each log-probability by the
+target's share of its class (``nll_loss``; a class index is a one-hot row) and sums,
+so the gradient with respect to the logits is still ``(softmax(x) - y) / N``: the
+tutorial's ``y_pred - y_true``.
 """
 from __future__ import annotations
 
@@ -72,10 +73,10 @@ def _no_mass_at_minus_inf(log_probs: Tensor, coefficients) -> Tensor:
     A class the target gives no mass adds nothing to the loss, even when its log-probability
     is -inf (a masked logit); the plain product would be 0 * -inf = nan.
     """
-    minus_inf = np.isneginf(log_probs.data)
-    if not minus_inf.any():
+    data = log_probs.data
+    if not data.size or np.minimum.reduce(data, axis=None) != -np.inf:  # one pass in the usual case
         return log_probs
-    return where(minus_inf & (raw(coefficients) == 0), 0.0, log_probs)
+    return where((data == -np.inf) & (raw(coefficients) == 0), 0.0, log_probs)
 
 
 # ----------------------------------------------------------------------------- classification
@@ -137,8 +138,9 @@ def _probabilities_like(op: str, scores: Tensor, target, data: np.ndarray):
     return data.astype(scores.dtype, copy=False)
 
 
-def _class_indices(op: str, scores: Tensor, data: np.ndarray, ignore_index) -> np.ndarray:
-    """A target of class indices, checked: shape (N, d1, ...) (or () for (C,) scores), integers in [0, C)."""
+def _class_indices(op: str, scores: Tensor, data: np.ndarray, ignore_index):
+    """A target of class indices, checked: shape (N, d1, ...) (or () for (C,) scores), integers in [0, C)
+    or ``ignore_index``. Returns (the indices, a mask of the targets that count, or None when all do)."""
     index_shape = scores.shape[:1] + scores.shape[2:] if scores.ndim > 1 else ()
     if data.shape != index_shape:
         raise ShapeError(
@@ -151,86 +153,71 @@ def _class_indices(op: str, scores: Tensor, data: np.ndarray, ignore_index) -> n
             f"{data.dtype}; use target.astype(int), or pass one-hot/probabilities of shape {scores.shape}"
         )
     classes = scores.shape[_class_axis(scores)]
-    wrong = (data != ignore_index) & ((data < 0) | (data >= classes))
+    # every index a class (the usual case): two passes, by the ufuncs themselves (ndarray.min costs more)
+    if data.size and 0 <= np.minimum.reduce(data, axis=None) and np.maximum.reduce(data, axis=None) < classes:
+        if not 0 <= ignore_index < classes:
+            return data, None
+        kept = data != ignore_index
+        return data, (None if kept.all() else kept)
+    kept = data != ignore_index
+    wrong = kept & ((data < 0) | (data >= classes))
     if wrong.any():
         raise ValueError(
             f"{op}: target class indices {sorted(set(data[wrong].tolist()))[:5]} are out of range for {classes} "
             f"classes (logits shape {scores.shape}); indices must lie in [0, {classes - 1}]"
         )
-    return data
+    return data, kept
 
 
 def _per_class(weight: np.ndarray, scores: Tensor) -> np.ndarray:
-    """(C,) weights shaped to broadcast along the class axis of (C,) or (N, C, d1, ...) scores."""
+    """(C,) values shaped to broadcast along the class axis of (C,) or (N, C, d1, ...) scores."""
     return weight if scores.ndim <= 2 else weight.reshape((-1,) + (1,) * (scores.ndim - 2))
 
 
-def _pick(log_probs: Tensor, labels: np.ndarray) -> Tensor:
-    """Each target's log-probability: log_probs[n, labels[n, d...], d...] (or log_probs[label] for (C,)).
-
-    An index, not a one-hot product: a -inf among the other classes stays out of it.
-    """
-    if log_probs.ndim == 1:
-        return log_probs[labels]
-    if log_probs.ndim == 2:
-        return log_probs[np.arange(labels.shape[0]), labels]
+def _target_positions(labels: np.ndarray) -> tuple:
+    """The index of each target's own entry in an array of the scores' shape: [n, labels[n, d...], d...]."""
+    if labels.ndim == 0:  # one sample's (C,) scores
+        return (labels,)
+    if labels.ndim == 1:
+        return (np.arange(labels.shape[0]), labels)
     positions = np.indices(labels.shape, sparse=True)  # open grids over N, d1, ...
-    return log_probs[(positions[0], labels) + tuple(positions[1:])]
+    return (positions[0], labels) + tuple(positions[1:])
 
 
-def _index_loss(op, log_probs, labels, weight, ignore_index, reduction, smoothing):
-    """Negative log-likelihood of class indices, as PyTorch's nll_loss (and cross_entropy's smoothing)."""
-    kept = labels != ignore_index
-    ignoring = not kept.all()
-    if ignoring:
-        labels = np.where(kept, labels, 0)
-    picked = _pick(log_probs, labels)
-    if ignoring:  # an ignored target may point at a -inf entry: 0 * -inf would be nan
-        picked = where(kept, picked, 0.0)
-    # each target's weight: its class weight (1 without weights), 0 when ignored
-    per_target = None if weight is None and not ignoring else \
-        (np.ones(labels.shape, log_probs.dtype) if weight is None else weight[labels]) * kept
-    scale = 1.0
-    if reduction == "mean":  # over the targets' weights, as PyTorch
-        total = kept.sum() if per_target is None else per_target.sum()
-        if total == 0:
-            raise ValueError(f"{op}: every target is ignore_index ({ignore_index}) or has class weight 0, so the "
-                             "mean over the targets is undefined; use reduction='sum' for such batches")
-        scale = 1.0 / total
-    reduced = reduction != "none"
-    coefficient = -(1.0 - smoothing) * scale
-    if per_target is None:
-        loss = picked.sum() * coefficient if reduced else picked * coefficient
-    else:
-        terms = picked * (per_target * coefficient).astype(log_probs.dtype, copy=False)
-        loss = terms.sum() if reduced else terms
-    if smoothing:  # and the rest of the target's mass spread evenly over all C classes
-        axis = _class_axis(log_probs)
-        spread = log_probs.sum(axis=axis) if weight is None else (log_probs * _per_class(weight, log_probs)).sum(axis=axis)
-        if ignoring:
-            spread = where(kept, spread, 0.0)
-        loss = loss + (spread.sum() if reduced else spread) * (-smoothing / log_probs.shape[axis] * scale)
-    return loss
+def _index_coefficients(log_probs: Tensor, labels: np.ndarray, kept, weight, smoothing: float):
+    """Class indices as the distribution they stand for, times the class weights: an array of the
+    scores' shape, and the summed weight of the targets that count (what "mean" divides by).
 
-
-def _probability_loss(log_probs, probabilities, weight, reduction, smoothing):
-    """-sum_c weight_c * p_c * log_probs_c for target probabilities p (smoothed towards uniform)."""
+    Each target puts 1 - smoothing on its own class and smoothing / C on every class, each
+    class's share times its weight, as PyTorch's label smoothing does; an ignored target
+    (``kept`` False) puts nothing anywhere.
+    """
     axis = _class_axis(log_probs)
-    if smoothing:
-        probabilities = probabilities * (1.0 - smoothing) + smoothing / log_probs.shape[axis]
-    coefficients = probabilities if weight is None else probabilities * _per_class(weight, log_probs)
-    terms = _no_mass_at_minus_inf(log_probs, coefficients) * coefficients
-    if reduction == "none":
-        return -terms.sum(axis=axis)
-    count = log_probs.size // log_probs.shape[axis]  # "mean": over the N*d1*... samples, as PyTorch
-    return terms.sum() * (-1.0 / count if reduction == "mean" else -1.0)
+    classes, dtype = log_probs.shape[axis], log_probs.dtype
+    if kept is not None:
+        labels = np.where(kept, labels, 0)
+    if weight is None and kept is None:  # the usual case: every target counts once
+        per_target, total = 1.0, labels.size
+    else:
+        per_target = (1.0 if weight is None else weight[labels]) * (True if kept is None else kept)
+        total = np.sum(per_target)
+    coefficients = np.zeros(log_probs.shape, dtype)
+    if not smoothing:
+        coefficients[_target_positions(labels)] = per_target  # one-hot rows (times the weights)
+        return coefficients, total
+    spread = np.full(classes, smoothing / classes, dtype) if weight is None else weight * (smoothing / classes)
+    coefficients += _per_class(spread, log_probs)
+    if kept is not None:
+        coefficients *= np.expand_dims(kept, axis)
+    coefficients[_target_positions(labels)] += per_target * (1.0 - smoothing)
+    return coefficients, total
 
 
 def _warn_if_probabilities(op: str, scores: Tensor, advice: str) -> None:
     """Warn (once per calling line) when every row along the class axis is non-negative and sums to 1."""
     data = scores.data
     axis = _class_axis(scores)
-    if data.shape[axis] < 2 or not data.size or data.min() < 0:
+    if data.shape[axis] < 2 or not data.size or np.minimum.reduce(data, axis=None) < 0:
         return
     if np.abs(data.sum(axis=axis) - 1).max() <= 1e-3:
         warnings.warn(
@@ -252,15 +239,33 @@ def _caller_level() -> int:
 
 
 def _classification_loss(op, log_probs, target, weight, ignore_index, reduction, smoothing):
-    """nll_loss's core: ``log_probs`` (C,) or (N, C, d1, ...) against class indices or probabilities."""
+    """nll_loss's core: ``log_probs`` (C,) or (N, C, d1, ...) against class indices or probabilities.
+
+    Either target becomes coefficients t_nc * weight_c of the scores' shape (a class index: a
+    one-hot row), so the loss is one weighted sum: loss_n = -sum_c t_nc weight_c log_probs_nc.
+    """
     data = _target_array(target)
     _check_finite(op, data)
-    weight = _class_weight(op, weight, log_probs.shape[_class_axis(log_probs)], log_probs.dtype)
+    axis = _class_axis(log_probs)
+    classes = log_probs.shape[axis]
+    weight = _class_weight(op, weight, classes, log_probs.dtype)
     if data.shape == log_probs.shape:
-        probabilities = _probabilities_like(op, log_probs, target, data)
-        return _probability_loss(log_probs, probabilities, weight, reduction, smoothing)
-    labels = _class_indices(op, log_probs, data, ignore_index)
-    return _index_loss(op, log_probs, labels, weight, ignore_index, reduction, smoothing)
+        coefficients = _probabilities_like(op, log_probs, target, data)
+        if smoothing:
+            coefficients = coefficients * (1.0 - smoothing) + smoothing / classes
+        if weight is not None:
+            coefficients = coefficients * _per_class(weight, log_probs)
+        count = log_probs.size // classes  # "mean": over the N*d1*... samples, as PyTorch
+    else:
+        labels, kept = _class_indices(op, log_probs, data, ignore_index)
+        coefficients, count = _index_coefficients(log_probs, labels, kept, weight, smoothing)
+        if reduction == "mean" and count == 0:  # "mean": over the counted targets' weights, as PyTorch
+            raise ValueError(f"{op}: no target counts towards the mean (there are none, or each is ignore_index "
+                             f"({ignore_index}) or has class weight 0), so the mean is undefined; use "
+                             "reduction='sum' for such batches")
+    scale = -1.0 / float(count) if reduction == "mean" else -1.0
+    terms = _no_mass_at_minus_inf(log_probs, coefficients) * (coefficients * scale)
+    return terms.sum(axis=axis) if reduction == "none" else terms.sum()
 
 
 def cross_entropy(logits, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
