@@ -36,7 +36,7 @@ from ..engine import ops
 from ..engine import random as _random
 from ..engine.function import ShapeError
 from ..engine.tensor import Tensor, get_default_dtype
-from .module import Module, Parameter
+from .module import Module, Parameter, layer_input
 
 __all__ = ["im2col", "conv1d", "conv2d", "max_pool1d", "avg_pool1d", "max_pool2d", "avg_pool2d",
            "Conv1d", "Conv2d", "MaxPool1d", "AvgPool1d", "MaxPool2d", "AvgPool2d", "Flatten"]
@@ -180,7 +180,7 @@ def _conv_nd(dims, op, x, weight, bias, stride, padding, dilation, groups):
         kernel = "k" if dims == 1 else "kh, kw"
         raise ShapeError(f"{op}: weight must have shape (out_channels, in_channels / groups, {kernel}), "
                          f"got {weight.shape}")
-    x = x if isinstance(x, Tensor) else Tensor._make(np.asarray(weight._operand(x)))  # arrays take the weight's dtype
+    x = x if isinstance(x, Tensor) else np.asarray(x)
     out_channels, group_channels = weight.shape[:2]
     if not _is_int(groups) or groups < 1 or out_channels % groups:
         raise ValueError(f"{op}: groups must be a positive int dividing out_channels {out_channels}, got {groups!r}")
@@ -193,6 +193,7 @@ def _conv_nd(dims, op, x, weight, bias, stride, padding, dilation, groups):
     if isinstance(padding, str) and padding == "same" and stride != (1,) * dims:
         raise ValueError(f"{op}: padding='same' needs stride 1 (got stride {stride}); give the padding as numbers")
     _check_kernel_fits(x.shape, pads, kernel_size, dilation, op)
+    x = layer_input(x, weight, op)  # plain data in the weight's dtype; another float dtype is refused
     if dims == 1:
         x, weight = _as_image(x, 1), weight.reshape(weight.shape[:2] + (1,) + kernel_size)
         stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from ..engine.function import ShapeError, raw
-from ..engine.functional import maximum, where
+from ..engine.composed import maximum, where
 from ..engine.tensor import Tensor
 from .module import Module
 

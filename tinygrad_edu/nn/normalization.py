@@ -15,7 +15,7 @@ import numpy as np
 
 from ..engine.function import ShapeError
 from ..engine.tensor import Tensor, get_default_dtype
-from .module import Module, Parameter
+from .module import Module, Parameter, layer_input
 
 __all__ = ["layer_norm", "LayerNorm", "group_norm", "GroupNorm"]
 
@@ -119,8 +119,11 @@ class GroupNorm(Module):
         self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype)) if affine else None
 
     def forward(self, x):
+        x = x if isinstance(x, Tensor) else np.asarray(x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ShapeError(f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got shape {x.shape}")
+        # with a scale, plain data takes its dtype (another float dtype is refused); without, x keeps its own
+        x = layer_input(x, self.weight, repr(self)) if self.weight is not None else Tensor(x)
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
