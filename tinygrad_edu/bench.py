@@ -35,6 +35,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 import tracemalloc
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ import numpy as np
 
 import tinygrad_edu as tg
 from tinygrad_edu.tools.argtypes import positive_int
+from tinygrad_edu.tools.atomic import write_atomic
 
 FLOOR = "numpy"
 OURS = "tinygrad_edu"
@@ -655,6 +657,8 @@ def run(args) -> int:
     Bad options raise ``BenchError`` before anything is timed.
     """
     keys = scenario_keys(args.scenarios)
+    if args.json:
+        check_json_path(args.json)
     env = environment(set_threads(args.threads))
     results: List[Result] = []
     figures: Dict[str, Dict[str, object]] = {}
@@ -672,9 +676,21 @@ def run(args) -> int:
             "results": [vars(r) for r in results],
             "figures": figures,
         }
-        with open(args.json, "w") as f:
-            json.dump(payload, f, indent=2)
+        write_atomic(args.json, json.dumps(payload, indent=2).encode("utf-8"))
     return 0
+
+
+def check_json_path(path) -> None:
+    """Raise ``BenchError`` unless a file can be written at ``path``: checked before anything is timed."""
+    if os.path.isdir(path):
+        raise BenchError(f"--json {path!r} is a folder; give a file name, such as bench.json")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+            pass
+    except (OSError, ValueError) as error:  # ValueError: a name the file system cannot hold (a NUL byte)
+        reason = getattr(error, "strerror", None) or str(error)
+        raise BenchError(f"--json {path!r}: cannot write a file in {folder!r}: {reason}") from None
 
 
 def main(argv=None) -> int:
