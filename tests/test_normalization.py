@@ -175,7 +175,11 @@ def test_batch_norm_2d_and_group_norm_modules():
     out = gn(x).data.reshape(2, 2, -1)
     np.testing.assert_allclose(out.mean(axis=-1), 0, atol=1e-5)
     np.testing.assert_allclose(out.std(axis=-1), 1, atol=1e-3)
-    assert nn.GroupNorm(1, 4, affine=False).parameters() == []
+    plain = nn.GroupNorm(1, 4, affine=False)
+    assert plain.parameters() == []
+    x64 = tg.Tensor(np.random.default_rng(1).normal(size=(2, 4, 3)), requires_grad=True)
+    plain(x64).sum().backward()  # without parameters the input keeps its dtype, and its graph
+    assert x64.grad is not None and x64.grad.dtype == np.float64
     with pytest.raises(ValueError, match="GroupNorm: num_groups must be a positive int dividing the 4 channels, got 3"):
         nn.GroupNorm(3, 4)
     with pytest.raises(tg.ShapeError, match=r"GroupNorm\(2, 4.*expected input of shape \(N, 4, ...\), got shape \(2, 3\)"):

@@ -123,7 +123,10 @@ class GroupNorm(Module):
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ShapeError(f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got shape {x.shape}")
         # with a scale, plain data takes its dtype (another float dtype is refused); without, x keeps its own
-        x = layer_input(x, self.weight, repr(self)) if self.weight is not None else Tensor(x)
+        if self.weight is not None:
+            x = layer_input(x, self.weight, repr(self))
+        elif not isinstance(x, Tensor):
+            x = Tensor(x)
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
