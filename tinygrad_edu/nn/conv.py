@@ -24,7 +24,7 @@ import numpy as np
 from ..engine import ops
 from ..engine import random as _random
 from ..engine.function import ShapeError
-from ..engine.tensor import Tensor, get_default_dtype
+from ..engine.tensor import Tensor, dtype_or_default
 from .module import Module, Parameter, layer_input
 
 __all__ = ["im2col", "conv2d", "max_pool2d", "avg_pool2d", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten"]
@@ -151,9 +151,12 @@ class Conv2d(Module):
     weight  (out_channels, in_channels, kh, kw), He-normal: std sqrt(2 / fan_in) with
             fan_in = in_channels * kh * kw, drawn from the seeded generator (tg.manual_seed)
     bias    (out_channels,), zeros; None with ``bias=False``
+    dtype   the parameters' dtype (default: ``tg.get_default_dtype()``); plain input data is cast
+            to it, a Tensor of another float dtype is refused
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, bias: bool = True,
+                 dtype=None):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -162,7 +165,7 @@ class Conv2d(Module):
         self.kernel_size = _pair(kernel_size, "Conv2d: kernel_size")
         self.stride = _pair(stride, "Conv2d: stride")
         self.padding = _pair(padding, "Conv2d: padding", minimum=0)
-        dtype = get_default_dtype()
+        dtype = dtype_or_default(dtype)
         shape = (self.out_channels, self.in_channels) + self.kernel_size
         fan_in = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         self.weight = Parameter(_random.draw("standard_normal", shape, dtype=dtype) * math.sqrt(2.0 / fan_in))

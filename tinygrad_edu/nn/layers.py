@@ -232,7 +232,7 @@ class BatchNorm1d(Module):
         self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=dtype)))
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = layer_input(x, self.running_mean, repr(self))  # the running statistics have the layer's dtype
         F._channel_axes(repr(self), x, self.num_features)
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             training=self.training, momentum=self.momentum, eps=self.eps, op=repr(self))

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.function import ShapeError
-from ..engine.tensor import Tensor, get_default_dtype
-from .module import Module, Parameter
+from ..engine.tensor import Tensor, dtype_or_default
+from .module import Module, Parameter, layer_input
 
 __all__ = ["layer_norm", "LayerNorm"]
 
@@ -48,21 +48,30 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None, bias: 
     return out
 
 
-class LayerNorm(Module):
-    """``layer_norm`` with a learned per-element scale (ones) and shift (zeros) of ``normalized_shape``."""
+def _as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+
+class LayerNorm(Module):
+    """``layer_norm`` with a learned per-element scale (ones) and shift (zeros) of ``normalized_shape``.
+
+    The scale and shift have ``dtype`` (default: ``tg.get_default_dtype()``); plain input data
+    (an ndarray, a list) is cast to it, a Tensor of another float dtype is refused.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, dtype=None):
         super().__init__()
         self.normalized_shape = _shape_tuple(normalized_shape)
         self.eps = eps
-        dtype = get_default_dtype()
+        dtype = dtype_or_default(dtype)
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
 
     def forward(self, x):
-        shape = self.normalized_shape
-        if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
-            raise ShapeError(f"{self!r}: input of shape {x.shape} does not end with {shape}")
+        shape, x_shape = self.normalized_shape, np.shape(x)
+        if len(x_shape) < len(shape) or x_shape[len(x_shape) - len(shape):] != shape:
+            raise ShapeError(f"{self!r}: input of shape {x_shape} does not end with {shape}")
+        x = layer_input(x, self.weight, repr(self)) if self.weight is not None else _as_tensor(x)
         return layer_norm(x, shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
