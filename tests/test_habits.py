@@ -359,7 +359,7 @@ def test_data_assignment_keeps_the_dtype_and_stores_an_ndarray():
                          ids=["str", "None", "object", "dict", "ragged", "list-with-str", "complex", "str-array"])
 def test_data_assignment_refuses_what_is_not_numbers(value):
     t = tg.Tensor([1.0, 2.0])
-    with pytest.raises(TypeError, match=r"\.data: cannot store .* float32 tensor"):
+    with pytest.raises(TypeError, match=r"\.data: cannot store .* as float32"):
         t.data = value
     assert t.tolist() == [1.0, 2.0]
 
@@ -368,7 +368,7 @@ def test_data_assignment_refuses_what_is_not_numbers(value):
                                            (bool, [2]), (np.uint8, np.array([-1]))])
 def test_data_assignment_refuses_values_an_integer_tensor_would_change(dtype, values):
     t = tg.Tensor(np.zeros(1, dtype=dtype))
-    with pytest.raises(ValueError, match=rf"\.data: .*change when stored in a {np.dtype(dtype)} tensor"):
+    with pytest.raises(ValueError, match=rf"\.data: .*change when stored as {np.dtype(dtype)} "):
         t.data = values
     assert t.tolist() == np.zeros(1, dtype=dtype).tolist()
 

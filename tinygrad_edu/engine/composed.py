@@ -113,15 +113,15 @@ def stored_as(value, dtype, what) -> np.ndarray:
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as e:  # ragged nested lists
-        raise TypeError(f"{what}: cannot store {type(value).__name__} in a {dtype} tensor: {e}") from None
+        raise TypeError(f"{what}: cannot store {type(value).__name__} as {dtype}: {e}") from None
     if array.dtype.kind not in "fiub":
-        raise TypeError(f"{what}: cannot store {type(value).__name__} (dtype {array.dtype}) in a {dtype} tensor; "
+        raise TypeError(f"{what}: cannot store {type(value).__name__} (dtype {array.dtype}) as {dtype}; "
                         "give numbers or booleans")
     with np.errstate(invalid="ignore"):  # NaN into an integer: refused just below
         converted = array.astype(dtype, copy=False)
     if dtype.kind in "iub" and array.dtype != dtype and not np.array_equal(converted, array):
-        raise ValueError(f"{what}: these {array.dtype} values change when stored in a {dtype} tensor (fractions, NaN "
-                         f"or out of range); convert them yourself first, e.g. np.round(values).astype(np.{dtype})")
+        raise ValueError(f"{what}: these {array.dtype} values change when stored as {dtype} (fractions, NaN or "
+                         f"out of range); convert them yourself first, e.g. np.round(values).astype(np.{dtype})")
     return converted
 
 
