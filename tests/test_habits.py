@@ -17,8 +17,15 @@ from tinygrad_edu import nn
 from tinygrad_edu.testing import check_op
 
 
-def torch_or_skip():
-    return pytest.importorskip("torch", reason="PyTorch is the reference for this comparison and is not installed")
+def failures(check, cases):
+    """``check(case)`` for every case; the cases that fail, each with its error (so one run shows them all)."""
+    failed = []
+    for case in cases:
+        try:
+            check(case)
+        except Exception as error:  # noqa: BLE001 - every failure is reported, none hidden
+            failed.append((case, f"{type(error).__name__}: {str(error)[:300]}"))
+    return failed
 
 
 def test_the_issue_reproduction():
@@ -90,7 +97,7 @@ def test_augmented_assignment_in_place_on_a_tensor_that_does_not_require_grad(op
 
 
 @pytest.mark.parametrize("op", AUGMENTED)
-def test_augmented_assignment_on_a_leaf_requiring_grad_in_grad_mode_names_no_grad(op):
+def test_augmented_assignment_on_a_leaf_requiring_grad_in_grad_mode_names_no_grad(op, request):
     layer = nn.Linear(2, 2)
     w = tg.Tensor([1.0, 2.0], requires_grad=True)
     for statement, names in ((f"w {op} 0.5", {"w": w}), (f"layer.weight {op} 0.5", {"layer": layer})):
@@ -100,16 +107,9 @@ def test_augmented_assignment_on_a_leaf_requiring_grad_in_grad_mode_names_no_gra
             run(statement, **names)
         np.testing.assert_array_equal(target.data, before)
         assert target._version == version and target.requires_grad
-
-
-def test_pytorch_also_refuses_in_place_on_a_leaf_requiring_grad():
-    torch = torch_or_skip()
-    w = torch.ones(2, requires_grad=True)
+    torch = request.getfixturevalue("torch")  # PyTorch refuses it too (the checks above need no PyTorch)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
-        w -= 0.5
-    with torch.no_grad():
-        w -= 0.5
-    assert w.tolist() == [0.5, 0.5]
+        run(f"w {op} 0.5", w=torch.ones(2, requires_grad=True))
 
 
 def test_an_in_place_update_that_cannot_keep_the_dtype_is_refused_clearly():
@@ -200,8 +200,12 @@ DISPATCHED = {
 }
 
 
-@pytest.mark.parametrize("name", DISPATCHED)
-def test_numpy_ufuncs_and_functions_on_tensors_dispatch_to_the_tg_op(name):
+def test_numpy_ufuncs_and_functions_on_tensors_dispatch_to_the_tg_op():
+    assert not failures(_check_dispatched, DISPATCHED)
+
+
+def _check_dispatched(name):
+    """The NumPy call on a tensor gives NumPy's values and the gradient of the tinygrad_edu call it stands for."""
     numpy_call, tg_call = DISPATCHED[name]
     values = np.array([[0.5, -1.5], [2.0, 0.25]])
     t = tg.Tensor(values, requires_grad=True)
@@ -265,19 +269,14 @@ OVERRIDES = {"dot": {"y": np.ones(2)}, "matmul": {"y": np.ones(2)}, "squeeze": {
              "reshape": {"shape": (4,)}}
 
 
-def tg_functions():
-    from tinygrad_edu.engine import composed, creation
-
-    return [(name, True) for name in composed.__all__] + [(name, False) for name in creation.__all__]
-
-
 def _parameters(name):
+    """The parameters of ``tg.<name>``; one that is a Tensor method's alias takes the tensor as ``x``."""
     from tinygrad_edu.engine import composed
 
-    function = getattr(composed.TensorOps, name, None) if name in composed.ALIASES else getattr(tg, name)
-    parameters = list(inspect.signature(function).parameters.values())
-    return [p for p in parameters if p.name != "self"] if name not in composed.ALIASES else [
-        inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + parameters[1:]
+    if name not in composed.ALIASES:
+        return list(inspect.signature(getattr(tg, name)).parameters.values())
+    method = list(inspect.signature(getattr(composed.TensorOps, name)).parameters.values())
+    return [inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + method[1:]
 
 
 def _call(name, parameters, position, value):
@@ -294,12 +293,21 @@ def _call(name, parameters, position, value):
     return getattr(tg, name)(*args, **kwargs)
 
 
-@pytest.mark.parametrize("name, from_the_engine", tg_functions())
 @pytest.mark.parametrize("container", [list, tuple])
-def test_every_tg_function_given_a_list_holding_tensors_keeps_them_on_the_graph_or_raises(name, from_the_engine,
-                                                                                          container):
+def test_every_tg_function_given_a_list_holding_tensors_keeps_them_on_the_graph_or_raises(container):
+    from tinygrad_edu.engine import composed, creation
+
+    functions = [(name, True) for name in composed.__all__] + [(name, False) for name in creation.__all__]
+    assert len(functions) > 50
+    for name, from_the_engine in functions:
+        _check_a_list_holding_tensors(name, from_the_engine, container)
+
+
+def _check_a_list_holding_tensors(name, from_the_engine, container):
+    """The list goes where data goes: each data argument of an op, the first argument of a creation function.
+
+    The result must equal the function of the stacked tensors, gradient included; or the call raises."""
     parameters = _parameters(name)
-    # the list goes where data goes: each data argument of an op, the first argument of a creation function
     positions = [i for i, p in enumerate(parameters) if p.name in ("x", "y", "tensors", "condition")]
     for position in positions if from_the_engine else [0]:
         t = tg.Tensor([0.5, 1.5], requires_grad=True)
@@ -389,27 +397,37 @@ def test_format_spec_works_for_a_one_element_loss():
         f"{x:.4f}"
 
 
-def test_abs_matches_numpy_and_pytorch():
+def test_abs_matches_numpy_and_pytorch(request):
     values = np.array([-2.0, 0.0, 3.5])
     t = tg.Tensor(values, requires_grad=True)
     out = abs(t)
     assert isinstance(out, tg.Tensor) and out.grad_fn is not None
     out.sum().backward()
     np.testing.assert_array_equal(out.data, np.abs(values))
-    torch = torch_or_skip()
+    torch = request.getfixturevalue("torch")  # the checks above need no PyTorch
     reference = torch.tensor(values, requires_grad=True)
     abs(reference).sum().backward()
     np.testing.assert_array_equal(t.grad.data, reference.grad.numpy())
 
 
-@pytest.mark.parametrize("shape, dtype", ONE_ELEMENT)
-def test_float_int_bool_of_one_element_as_pytorch(shape, dtype):
-    torch = torch_or_skip()
-    for value in (-2.7, 0.0, 3.2):
-        array = np.full(shape, value).astype(dtype)
-        t, reference = tg.Tensor(array), torch.from_numpy(array)
+def test_round_float_int_bool_of_one_element_give_python_numbers_as_pytorch(request):
+    arrays = [np.full(shape, value).astype(dtype) for shape, dtype in ONE_ELEMENT for value in (-2.7, 0.0, 2.5, 3.2)]
+    for array in arrays:
+        t, value = tg.Tensor(array), array.item()
+        assert round(t) == round(value) and type(round(t)) is int, array  # round(): Python's, half to even
+        assert round(t, 1) == round(value, 1) and type(round(t, 1)) is type(round(value, 1)), array
         for convert in (float, int, bool):
-            assert convert(t) == convert(reference) and type(convert(t)) is convert, (convert, array)
+            assert convert(t) == convert(value) and type(convert(t)) is convert, (convert, array)
+    loss = tg.Tensor(2.5678, requires_grad=True) * 1
+    assert round(loss) == 3 and round(loss, 2) == 2.57 and type(round(loss, 2)) is float
+    with pytest.raises(ValueError, match=r"round\(\): .* use t\.round\(decimals\) to round each element"):
+        round(tg.Tensor([1.25, 2.5]))
+    np.testing.assert_array_equal(tg.Tensor([1.25, 2.5]).round(1).data, np.round(np.float32([1.25, 2.5]), 1))
+    # PyTorch has no round() for tensors (a TypeError); float, int and bool agree with it
+    torch = request.getfixturevalue("torch")
+    for array in arrays:
+        for convert in (float, int, bool):
+            assert convert(tg.Tensor(array)) == convert(torch.from_numpy(array)), (convert, array)
 
 
 @pytest.mark.parametrize("shape", [(2,), (0,), (2, 1)])
@@ -418,17 +436,6 @@ def test_python_conversions_of_several_or_no_elements_raise_clearly(shape, conve
     t = tg.Tensor(np.ones(shape))
     with pytest.raises(ValueError, match=rf"{convert.__name__}\(\): .* {int(np.prod(shape))} elements"):
         convert(t)
-
-
-def test_round_gives_the_one_element_rounded_as_a_python_number():
-    loss = tg.Tensor(2.5678, requires_grad=True) * 1
-    assert round(loss) == 3 and type(round(loss)) is int
-    assert round(loss, 2) == 2.57 and type(round(loss, 2)) is float
-    assert round(tg.Tensor([2.5])) == 2  # half to even, as Python's round
-    assert round(tg.Tensor(np.array([7]))) == 7
-    with pytest.raises(ValueError, match=r"round\(\): .* use t\.round\(decimals\) to round each element"):
-        round(tg.Tensor([1.25, 2.5]))
-    np.testing.assert_array_equal(tg.Tensor([1.25, 2.5]).round(1).data, np.round(np.float32([1.25, 2.5]), 1))
 
 
 def test_the_ambiguity_message_names_reductions_that_exist():
@@ -442,14 +449,20 @@ def test_the_ambiguity_message_names_reductions_that_exist():
 # ---------------------------------------------------------------------------- F. dtypes as in PyTorch
 
 DTYPES = [np.bool_, np.uint8, np.int8, np.int16, np.int32, np.int64, np.float16, np.float32, np.float64]
-BINARY = {
-    "+": (operator.add, None), "-": (operator.sub, None), "*": (operator.mul, None), "/": (operator.truediv, None),
-    "**": (operator.pow, None), "@": (operator.matmul, None),
-    "tg.add": (tg.add, "add"), "tg.subtract": (tg.subtract, "subtract"), "tg.multiply": (tg.multiply, "multiply"),
-    "tg.divide": (tg.divide, "divide"), "tg.power": (tg.power, "pow"), "tg.maximum": (tg.maximum, "maximum"),
-    "tg.minimum": (tg.minimum, "minimum"), "tg.matmul": (tg.matmul, "matmul"), "tg.dot": (tg.dot, "dot"),
-    "tg.where": (lambda x, y: tg.where(np.array([True, False]), x, y), "where"),
-}
+OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "**": operator.pow,
+             "@": operator.matmul}
+# tg function -> PyTorch's name for it
+FUNCTIONS = {"add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide", "power": "pow",
+             "maximum": "maximum", "minimum": "minimum", "matmul": "matmul", "dot": "dot", "where": "where"}
+
+
+def _binary_ops(torch):
+    """label -> (the op on two tinygrad_edu operands, the same op in PyTorch)."""
+    pairs = {label: (fn, fn) for label, fn in OPERATORS.items()}
+    pairs.update({f"tg.{name}": (getattr(tg, name), getattr(torch, theirs)) for name, theirs in FUNCTIONS.items()})
+    pairs["tg.where"] = (lambda x, y: tg.where(np.array([True, False]), x, y),
+                         lambda x, y: torch.where(torch.tensor([True, False]), x, y))
+    return pairs
 
 
 def _result_dtype(fn, x, y):
@@ -459,12 +472,9 @@ def _result_dtype(fn, x, y):
         return None
 
 
-def test_every_binary_op_promotes_dtypes_as_pytorch_in_both_orders():
-    torch = torch_or_skip()
-    torch_functions = {"where": lambda x, y: torch.where(torch.tensor([True, False]), x, y)}
+def test_every_binary_op_promotes_dtypes_as_pytorch_in_both_orders(torch):
     mismatches = []
-    for label, (fn, torch_name) in BINARY.items():
-        torch_fn = fn if torch_name is None else torch_functions.get(torch_name, getattr(torch, torch_name, None))
+    for label, (fn, torch_fn) in _binary_ops(torch).items():
         for da, db in itertools.product(DTYPES, DTYPES):
             a, b = np.array([1, 2]).astype(da), np.array([1, 3]).astype(db)
             expected = _result_dtype(torch_fn, torch.from_numpy(a), torch.from_numpy(b))
@@ -501,6 +511,7 @@ def test_the_dtype_rules():
 
 
 def _layers(dtype=None):
+    """Every layer with parameters (and models built of them), with an input shape it takes."""
     tg.manual_seed(0)
     return {
         "Linear": (nn.Linear(3, 2, dtype=dtype), (4, 3)),
@@ -517,30 +528,31 @@ def _layers(dtype=None):
     }
 
 
-@pytest.mark.parametrize("name", list(_layers()))
-def test_a_float32_layer_casts_plain_data_and_refuses_a_float64_tensor(name):
-    layer, shape = _layers()[name]
-    values = np.random.default_rng(0).standard_normal(shape)
-    for data in (values, values.tolist(), np.round(values * 3).astype(np.int64), tg.Tensor(values.astype(np.float32)),
-                 tg.Tensor(np.round(values).astype(np.int64))):
-        assert layer(data).dtype == np.float32, (name, type(data))
-    with pytest.raises(TypeError, match=r"float64 .*float32|float32 .*float64"):
-        layer(tg.Tensor(values, requires_grad=True))
+def test_a_float32_layer_casts_plain_data_and_refuses_a_float64_tensor():
+    def check(item):
+        name, (layer, shape) = item
+        values = np.random.default_rng(0).standard_normal(shape)
+        for data in (values, values.tolist(), np.round(values * 3).astype(np.int64),
+                     tg.Tensor(values.astype(np.float32)), tg.Tensor(np.round(values).astype(np.int64))):
+            assert layer(data).dtype == np.float32, type(data)
+        with pytest.raises(TypeError, match=r"float64 but the layer's parameters are float32"):
+            layer(tg.Tensor(values, requires_grad=True))
 
-
-@pytest.mark.parametrize("name", list(_layers()))
-def test_a_float64_layer_casts_float32_data_and_refuses_a_float32_tensor(name):
-    layer, shape = _layers(np.float64)[name]
-    values = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-    assert layer(values).dtype == np.float64
-    with pytest.raises(TypeError, match="float32.*float64"):
-        layer(tg.Tensor(values))
-
-
-def test_embedding_output_has_the_table_dtype():
-    table = nn.Embedding(5, 3)
+    assert not failures(check, _layers().items())
+    table = nn.Embedding(5, 3)  # an embedding returns rows of its table, in the table's dtype
     for ids in (np.array([1, 4]), [1, 4], tg.Tensor(np.array([1, 4])), np.array([1, 4], dtype=np.int32)):
         assert table(ids).dtype == np.float32
+
+
+def test_a_float64_layer_casts_float32_data_and_refuses_a_float32_tensor():
+    def check(item):
+        name, (layer, shape) = item
+        values = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        assert layer(values).dtype == np.float64
+        with pytest.raises(TypeError, match="float32 but the layer's parameters are float64"):
+            layer(tg.Tensor(values))
+
+    assert not failures(check, _layers(np.float64).items())
     tg.set_default_dtype(np.float64)
     assert nn.Embedding(5, 3)(np.array([0])).dtype == np.float64
 
@@ -569,8 +581,7 @@ def test_pow_gradients_at_zero_as_pytorch_chooses():
         assert _pow_gradients(0.0, 3.0, (False, True)) == [0.0, 0.0]  # 0 ** y with a constant base
 
 
-def test_pow_gradients_match_pytorch_on_a_grid_through_zero():
-    torch = torch_or_skip()
+def test_pow_gradients_match_pytorch_on_a_grid_through_zero(torch):
     mismatches = []
     for x, y, variable in itertools.product(POW_POINTS, POW_POINTS, [(True, True), (True, False), (False, True)]):
         xt = torch.tensor(x, dtype=torch.float64, requires_grad=True) if variable[0] else x
@@ -586,40 +597,54 @@ def test_pow_gradients_match_pytorch_on_a_grid_through_zero():
 
 
 LENGTH_ONE = [((3, 1), 1), ((1, 3), 0), ((1,), 0), ((1,), None), ((2, 1, 3), (1,)), ((1, 1), (0, 1)), ((1, 2), -2)]
+SPREAD = [(name, ddof, keepdims, shape, axis) for name in ("std", "var") for ddof in (0, 1) for keepdims in (False, True)
+          for shape, axis in LENGTH_ONE]
 
 
-@pytest.mark.parametrize("shape, axis", LENGTH_ONE)
-@pytest.mark.parametrize("ddof", [0, 1])
-@pytest.mark.parametrize("name", ["std", "var"])
-@pytest.mark.parametrize("keepdims", [False, True])
-def test_std_and_var_over_an_axis_of_length_one_as_pytorch(name, ddof, shape, axis, keepdims):
-    values = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape)
-    t = tg.Tensor(values, requires_grad=True)
+def _spread(name, ddof, keepdims, shape, axis):
+    """``name`` (std or var) of 1, 2, ... in ``shape`` over ``axis``, summed and swept back: (value, gradient)."""
+    t = tg.Tensor(np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape), requires_grad=True)
     with np.errstate(all="ignore"):
         out = getattr(t, name)(axis=axis, ddof=ddof, keepdims=keepdims)
         out.sum().backward()
-    # PyTorch's values: 0 for ddof=0, nan for ddof=1; gradients 0 (sqrt's at 0 taken as 0) and nan
-    expected = np.full(np.sum(values, axis=axis, keepdims=keepdims).shape, 0.0 if ddof == 0 else np.nan)
-    np.testing.assert_array_equal(out.data, expected)
-    np.testing.assert_array_equal(t.grad.data, np.full(shape, 0.0 if ddof == 0 else np.nan))
-    torch = torch_or_skip()
-    reference = torch.tensor(values, requires_grad=True)
-    dim = tuple(range(len(shape))) if axis is None else axis
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # PyTorch warns that ddof=1 leaves no degrees of freedom
-        result = getattr(reference, name)(dim=dim, correction=ddof, keepdim=keepdims)
-    result.sum().backward()
-    np.testing.assert_array_equal(out.data, result.detach().numpy())
-    np.testing.assert_array_equal(t.grad.data, reference.grad.numpy())
+    return out.data, t.grad.data
 
 
-def test_std_gradient_is_zero_where_all_values_are_equal_and_exact_elsewhere():
+def test_std_and_var_over_an_axis_of_length_one_give_pytorchs_values_and_gradients():
+    def check(case):
+        name, ddof, keepdims, shape, axis = case
+        value, grad = _spread(*case)
+        # PyTorch's: the value is 0 for ddof=0 and nan for ddof=1; the gradient 0 (sqrt's at 0 taken as 0), resp. nan
+        expected = np.full(np.sum(np.ones(shape), axis=axis, keepdims=keepdims).shape, 0.0 if ddof == 0 else np.nan)
+        np.testing.assert_array_equal(value, expected)
+        np.testing.assert_array_equal(grad, np.full(shape, 0.0 if ddof == 0 else np.nan))
+
+    assert not failures(check, SPREAD)
+
+
+def test_std_and_var_over_an_axis_of_length_one_as_pytorch_computes_them(torch):
+    def check(case):
+        name, ddof, keepdims, shape, axis = case
+        reference = torch.tensor(np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape), requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PyTorch warns that ddof=1 leaves no degrees of freedom
+            result = getattr(reference, name)(dim=tuple(range(len(shape))) if axis is None else axis,
+                                              correction=ddof, keepdim=keepdims)
+        result.sum().backward()
+        value, grad = _spread(*case)
+        np.testing.assert_array_equal(value, result.detach().numpy())
+        np.testing.assert_array_equal(grad, reference.grad.numpy())
+
+    assert not failures(check, SPREAD)
+
+
+def test_std_gradient_is_zero_where_all_values_are_equal_and_exact_elsewhere(request):
     t = tg.Tensor(np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]]), requires_grad=True)
     t.std(axis=1).sum().backward()
     assert np.all(t.grad.data[0] == 0.0) and np.all(np.isfinite(t.grad.data))
     check_op(lambda x: x.std(axis=1, ddof=1), np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]]),
              np_fn=lambda a: np.std(a, axis=1, ddof=1))
-    torch = torch_or_skip()
+    torch = request.getfixturevalue("torch")  # the checks above need no PyTorch
     reference = torch.tensor(t.data, requires_grad=True)
     reference.std(dim=1, correction=0).sum().backward()
     np.testing.assert_allclose(t.grad.data, reference.grad.numpy(), rtol=1e-12)
@@ -666,37 +691,54 @@ SOFTMAX_FAMILY = {
 AXES = [None, (0, 2), (2, 0), (1,), (-1, 0), (0, 1, 2), -2]
 
 
-@pytest.mark.parametrize("axis", AXES, ids=repr)
-@pytest.mark.parametrize("name", SOFTMAX_FAMILY)
-def test_softmax_family_over_all_axes_and_tuples_of_axes(name, axis):
-    values = np.random.default_rng(1).standard_normal((2, 3, 2)) * 3
-    check_op(lambda x: getattr(x, name)(axis=axis), values,
-             np_fn=lambda a: SOFTMAX_FAMILY[name](a, axis if axis is None or isinstance(axis, tuple) else (axis,)))
-    torch = torch_or_skip()
-    dims = tuple(range(3)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
-    reference = torch.tensor(values, requires_grad=True)
-    shifted = reference - torch.logsumexp(reference, dim=dims, keepdim=True)
-    result = {"softmax": shifted.exp(), "log_softmax": shifted, "logsumexp": torch.logsumexp(reference, dim=dims)}[name]
-    upstream = np.random.default_rng(2).standard_normal(tuple(result.shape))
-    (result * torch.tensor(upstream)).sum().backward()
-    t = tg.Tensor(values, requires_grad=True)
-    out = getattr(t, name)(axis=axis)
-    (out * upstream).sum().backward()
-    np.testing.assert_allclose(out.data, result.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(t.grad.data, reference.grad.numpy(), rtol=1e-10, atol=1e-12)
+VALUES = np.random.default_rng(1).standard_normal((2, 3, 2)) * 3
 
 
-@pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0), (2, 0, 3)])
-@pytest.mark.parametrize("axis", [-1, None, 0])
-@pytest.mark.parametrize("name", SOFTMAX_FAMILY)
-def test_softmax_family_of_an_empty_array(name, axis, shape):
-    t = tg.Tensor(np.zeros(shape), requires_grad=True)
-    with np.errstate(divide="ignore"):
-        expected = SOFTMAX_FAMILY[name](np.zeros(shape), axis if axis is None else (axis,))
+def _as_tuple(axis):
+    return axis if axis is None or isinstance(axis, tuple) else (axis,)
+
+
+def test_softmax_family_over_all_axes_and_tuples_of_axes():
+    """Values against NumPy, gradients (and second derivatives) against finite differences."""
+    def check(case):
+        name, axis = case
+        check_op(lambda x: getattr(x, name)(axis=axis), VALUES,
+                 np_fn=lambda a: SOFTMAX_FAMILY[name](a, _as_tuple(axis)))
+
+    assert not failures(check, itertools.product(SOFTMAX_FAMILY, AXES))
+
+
+def test_softmax_family_over_all_axes_and_tuples_of_axes_as_pytorch(torch):
+    def check(case):
+        name, axis = case
+        dims = tuple(range(3)) if axis is None else _as_tuple(axis)
+        reference = torch.tensor(VALUES, requires_grad=True)
+        shifted = reference - torch.logsumexp(reference, dim=dims, keepdim=True)
+        result = {"softmax": shifted.exp(), "log_softmax": shifted,
+                  "logsumexp": torch.logsumexp(reference, dim=dims)}[name]
+        upstream = np.random.default_rng(2).standard_normal(tuple(result.shape))
+        (result * torch.tensor(upstream)).sum().backward()
+        t = tg.Tensor(VALUES, requires_grad=True)
         out = getattr(t, name)(axis=axis)
-        out.sum().backward()  # logsumexp over an empty axis: log(0) = -inf, whose backward divides by 0
-    assert out.shape == expected.shape and np.array_equal(out.data, expected)
-    assert t.grad.shape == shape and np.all(t.grad.data == 0)
+        (out * upstream).sum().backward()
+        np.testing.assert_allclose(out.data, result.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(t.grad.data, reference.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+    assert not failures(check, itertools.product(SOFTMAX_FAMILY, AXES))
+
+
+def test_softmax_family_of_an_empty_array():
+    def check(case):
+        name, axis, shape = case
+        t = tg.Tensor(np.zeros(shape), requires_grad=True)
+        with np.errstate(divide="ignore"):
+            expected = SOFTMAX_FAMILY[name](np.zeros(shape), _as_tuple(axis))
+            out = getattr(t, name)(axis=axis)
+            out.sum().backward()  # logsumexp over an empty axis: log(0) = -inf, whose backward divides by 0
+        assert out.shape == expected.shape and np.array_equal(out.data, expected)
+        assert t.grad.shape == shape and np.all(t.grad.data == 0)
+
+    assert not failures(check, itertools.product(SOFTMAX_FAMILY, [-1, None, 0], [(0,), (0, 3), (3, 0), (2, 0, 3)]))
 
 
 def _transposed_by_loops(x, axes):
