@@ -138,8 +138,7 @@ class enable_grad(set_grad_enabled):
 
 
 def lib(value):
-    """The functions matching ``value``: NumPy for an ndarray (or a NumPy scalar: a 0-d sum gives one), tinygrad_edu's
-    for a Tensor (``Tensor.xp``)."""
+    """The functions matching ``value``: NumPy for an ndarray or a number, tinygrad_edu's for a Tensor (``.xp``)."""
     return np if isinstance(value, CONSTANTS) else value.xp
 
 
