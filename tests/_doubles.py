@@ -7,10 +7,10 @@ from tinygrad_edu.engine.function import Function
 class WrongExp(Function):
     """out = exp(x);  dx = 2 * g * out (deliberately wrong: the gradient is twice the true one)"""
 
-    saves_output = True
-
     def forward(self, x):
-        return np.exp(x)
+        out = np.exp(x)
+        self.save(out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, out):
         return (2 * g * out,)

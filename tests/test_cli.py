@@ -205,7 +205,7 @@ def test_graph_command_draws_one_training_step_as_svg(tmp_path):
     root = ET.parse(out).getroot()
     assert root.tag.endswith("svg") and out.stat().st_size > 10_000
     text = ET.tostring(root, encoding="unicode")
-    for part in ("layers.0.weight", "layers.2.bias", "MatMul", "Relu", "SoftmaxCrossEntropy", "loss"):
+    for part in ("layers.0.weight", "layers.2.bias", "MatMul", "Relu", "LogSoftmax", "loss"):
         assert part in text
     assert "‖grad‖" not in text
 

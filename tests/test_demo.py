@@ -134,7 +134,7 @@ def test_demo_command_writes_every_output(tmp_path, dataset, epochs):
         (assert_png if name.endswith(".png") else assert_svg)(out / name)
     root = assert_svg(out / "training_step.svg")
     text = ET.tostring(root, encoding="unicode")
-    assert "SoftmaxCrossEntropy" in text and "MatMul" in text and "grad" in text
+    assert "LogSoftmax" in text and "MatMul" in text and "grad" in text
     history = json.loads((out / "history.json").read_text())
     assert history["settings"]["dataset"] == dataset and history["epochs"] == epochs
     weights = tg.load(out / "weights.safetensors")['model']

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu.engine import function
+from tinygrad_edu.guards import inplace as function
 
 
 def leaf(values, dtype=np.float64):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu.engine import function
+from tinygrad_edu.guards import inplace as function
 from tinygrad_edu.nn import Module, Parameter
 
 
@@ -81,9 +81,9 @@ def test_saved_arrays_are_released_by_backward():
     nodes = [y.grad_fn]
     while nodes[-1].inputs[0].grad_fn is not None:
         nodes.append(nodes[-1].inputs[0].grad_fn)
-    assert all(n.arrays is not None for n in nodes)
+    assert all(n.saved is not None for n in nodes)
     y.backward()
-    assert all(n.freed and n.arrays is None and n.out is None and not n.locked for n in nodes)
+    assert all(n.saved is None and not getattr(n, "held", None) for n in nodes)
     assert function._holders == {}  # nothing is kept read-only or alive by the lock table
     assert h.data.flags.writeable
 

@@ -15,7 +15,7 @@ class Block(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.scale = nn.Parameter(np.ones(3))
+        self.scale = nn.Parameter(np.ones(3, np.float32))
         self.register_buffer("count", tg.zeros(1))
         self.inner = nn.Linear(3, 2)
         self.heads = [nn.Linear(2, 1), nn.Linear(2, 1)]

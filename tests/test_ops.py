@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 
 import tinygrad_edu as tg
-from tinygrad_edu.engine import functional
+from tinygrad_edu.engine import composed
 from tinygrad_edu.testing import check_spec, spec_inputs
 from tinygrad_edu.tools.opspec import NOT_DIFFERENTIABLE, REGISTRY
 
@@ -30,21 +30,23 @@ def _public_ops():
     """Names of the public Tensor methods/operators and tg functions that compute something."""
     skip_methods = {
         "numpy", "item", "tolist", "detach", "requires_grad_", "retain_grad", "register_hook", "backward",
-        "copy_", "zero_", "fill_", "add_", "sub_", "mul_", "__setitem__",
+        "copy_", "zero_", "fill_", "add_", "sub_", "mul_", "div_", "__setitem__",
+        "__iadd__", "__isub__", "__imul__", "__itruediv__", "data",
     }
     protocol = {"__init__", "__repr__", "__len__", "__iter__", "__array__", "__bool__", "__float__", "__int__",
                 "__index__", "__hash__", "__getattribute__", "__setattr__", "__delattr__", "__init_subclass__",
                 "__new__", "__reduce__", "__reduce_ex__", "__sizeof__", "__format__", "__dir__", "__str__",
-                "__subclasshook__", "__class__", "__getstate__"}
+                "__subclasshook__", "__class__", "__getstate__", "__array_function__", "__round__"}
     names = set()
-    for attr, value in vars(tg.Tensor).items():
+    for attr, value in {**vars(composed.TensorOps), **vars(tg.Tensor)}.items():
         if attr.startswith("_") and not (attr.startswith("__") and attr.endswith("__")):
             continue
-        if attr in protocol or attr in skip_methods or attr in ("__slots__", "__array_ufunc__", "__doc__", "__module__"):
+        if attr in protocol or attr in skip_methods or attr in ("__slots__", "__array_ufunc__", "__doc__", "__module__",
+                                                                "tensor_type", "xp"):
             continue
         if callable(value) or attr == "T":
             names.add(f"Tensor.{attr}")
-    for attr in functional.__all__:
+    for attr in composed.__all__:
         names.add(f"tg.{attr}")
     return names
 

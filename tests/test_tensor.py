@@ -77,7 +77,9 @@ def test_attributes_and_protocol():
     assert tg.Tensor(3.0).item() == 3.0 and float(tg.Tensor(2.0)) == 2.0
     with pytest.raises(ValueError, match="one element"):
         t.item()
-    assert np.asarray(t).shape == (2, 2)
+    with pytest.raises(TypeError, match="detach"):
+        np.asarray(t)  # would silently drop t from the graph
+    assert np.asarray(t.detach()).shape == (2, 2)
     assert {t: 1}[t] == 1  # hashable by identity
     eq = t == t
     assert eq.dtype == bool and not eq.requires_grad
@@ -148,9 +150,11 @@ def test_gradcheck_rejects_float32_and_reports_mismatches():
         """out = exp(x);  dx = g * 2 * out   (deliberately wrong)"""
 
         def forward(self, x):
-            return np.exp(x)
+            out = np.exp(x)
+            self.save(out)
+            return out
 
-        def backward(self, g, out, x):
+        def backward(self, g, out):
             return (g * 2 * out,)
 
     x = tg.Tensor(np.array([0.1, 0.2]), requires_grad=True)
@@ -166,9 +170,10 @@ def test_gradgradcheck_catches_a_wrong_second_derivative():
         """out = x**2;  dx = g * 2 * x   (but x is taken as a constant: second order is wrong)"""
 
         def forward(self, x):
+            self.save(x)
             return x * x
 
-        def backward(self, g, out, x):
+        def backward(self, g, x):
             return (g * 2 * tg.engine.function.raw(x),)
 
     x = tg.Tensor(np.array([0.3, 0.7]), requires_grad=True)
@@ -188,7 +193,7 @@ def test_check_op_catches_a_recorded_backward_that_differs_from_the_array_backwa
         def forward(self, x):
             return 2 * x
 
-        def backward(self, g, out, x):
+        def backward(self, g):
             return (g * (2.0 if isinstance(g, np.ndarray) else 2.02),)
 
     with pytest.raises(AssertionError, match="recorded backward"):

@@ -394,7 +394,7 @@ def test_without_dot_render_says_how_to_install_graphviz_and_source_still_works(
 
 
 def test_step_graph_draws_forward_loss_and_the_gradients_sent_back():
-    from tinygrad_edu.tools.viz import mlp_step_graph, step_graph
+    from tinygrad_edu.tools.trace import mlp_step_graph, step_graph
 
     model = tg.nn.Sequential(tg.nn.Linear(3, 4), tg.nn.Tanh(), tg.nn.Linear(4, 2))
     x = tg.Tensor(np.ones((5, 3), dtype=np.float32), name="x")

@@ -8,8 +8,8 @@
 Tensor([2., 4., 6.], dtype=float32)
 """
 from .engine import *  # noqa: F401,F403
-from .engine import Function, ShapeError, enable_grad, functional, is_grad_enabled, manual_seed, no_grad, ops, set_grad_enabled
-from .tools.anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .engine import Function, ShapeError, composed, ops
+from .guards import AnomalyError, detect_anomaly, grad, is_anomaly_enabled
 from .tools.checkpoint import CheckpointError, load, save
 from .tools.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tools.trace import render_trace, trace_backward

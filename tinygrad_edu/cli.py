@@ -122,7 +122,8 @@ def _graph_arguments(parser):
 
 
 def _run_graph(args) -> int:
-    from .tools.viz import FORMATS, mlp_step_graph, write_picture
+    from .tools.trace import mlp_step_graph
+    from .tools.viz import FORMATS, write_picture
 
     layers = args.layers
     activations = args.activations or ["relu"] * (len(layers) - 2) + ["softmax"]

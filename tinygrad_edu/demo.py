@@ -144,7 +144,8 @@ def _misclassified(run, path):
 
 def _step_graph(run, path):
     """The graph of one training step on four training samples: forward, loss, and the gradients sent back."""
-    from .tools.viz import step_graph, write_picture
+    from .tools.trace import step_graph
+    from .tools.viz import write_picture
 
     rows = slice(0, 4)  # a few rows: the graph's shape does not depend on the batch size
     digraph = step_graph(run.scores, Tensor(run.X_train[rows], name="x"), run.y_train[rows], cross_entropy,

@@ -34,9 +34,9 @@ from __future__ import annotations
 import numpy as np
 
 from .engine.function import ShapeError, enable_grad, is_grad_enabled
-from .engine.functional import stack
+from .engine.composed import stack
 from .engine.tensor import Tensor, get_default_dtype
-from .engine.tensor import grad as _tensor_grad
+from .guards.capture import grad as _tensor_grad
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
 

@@ -20,7 +20,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .engine.tensor import Tensor, grad
+from .engine.tensor import Tensor
+from .guards.capture import grad
 from .tools.gradcheck import GradcheckError, check_gradients, check_second_order
 from .tools.opspec import OpSpec, draw_values
 

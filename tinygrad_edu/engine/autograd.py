@@ -1,35 +1,29 @@
 """Reverse-mode autodiff: order the graph, then sweep it backwards once.
 
 ``topological_order`` is iterative (an explicit stack), so a chain of 100,000 ops
-needs no recursion. ``run_backward`` walks the order in reverse, calls each
-node's ``backward``, sums every gradient back to its input's shape and dtype, and
-*adds* it to what that input already received (a tensor used twice gets both
-contributions). Leaf gradients accumulate into ``.grad`` across calls, as in
-PyTorch; ``tg.grad`` uses the same sweep but hands the gradients back instead.
+needs no recursion. ``run_backward`` walks that order in reverse: each node gets
+its complete upstream gradient, runs its ``backward``, and every input's share is
+summed back to that input's shape (``sum_to_shape``, the one place broadcasting is
+undone) and *added* to what the input already has, so a tensor used twice gets
+both contributions. The leaves come last: their gradients go into ``.grad``.
 
-Memory: an intermediate gradient is dropped as soon as its node has been swept,
-and (without ``retain_graph``) so are the node's saved arrays, so the sweep
-holds little more than the gradients still on their way to the leaves.
+Memory: a node's gradient is dropped as soon as it has been swept, and (without
+``retain_graph``) so are its saved values.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import function
-from .function import state
-from .ops import sum_to_shape
+from . import events
+from .function import CONSTANTS, ShapeError, set_grad_enabled
 
-# Pushed above a tensor on the stack: "the inputs of the tensor below are all ordered".
-_INPUTS_DONE = object()
+_INPUTS_DONE = object()  # pushed above a tensor on the stack: "its inputs are all ordered now"
 
 
 def topological_order(roots, leaves=True):
     """Tensors that require grad, reachable from ``roots``, each after all of its inputs.
 
-    A depth-first search with an explicit stack: a tensor is pushed once to visit its
-    inputs, then again under the ``_INPUTS_DONE`` marker to be emitted after them.
-    ``leaves=False`` leaves out the tensors that no op produced: the backward sweep
-    needs only the nodes, and hands the leaves their gradients at the end.
+    ``leaves=False`` leaves out the tensors no op produced (the sweep needs only nodes).
 
     Examples:
         >>> import tinygrad_edu as tg
@@ -38,205 +32,145 @@ def topological_order(roots, leaves=True):
         >>> [t.name or t.grad_fn.name for t in topological_order([y])]
         ['x', 'Mul', 'Exp']
     """
-    order, visited = [], set()
-    stack = []
-    for root in roots:
-        if root._ctx is not None:
-            stack.append(root)
-        elif leaves and root not in visited:
-            visited.add(root)
-            order.append(root)
+    order, visited, stack = [], set(), list(roots)
     while stack:
         tensor = stack.pop()
         if tensor is _INPUTS_DONE:
             order.append(stack.pop())
-            continue
-        if tensor in visited:
-            continue
-        visited.add(tensor)
-        stack.append(tensor)
-        stack.append(_INPUTS_DONE)
-        ctx = tensor._ctx
-        for inp, need in zip(ctx.inputs, ctx.needs_input_grad):
-            if not need or inp in visited:
+        elif tensor not in visited:
+            visited.add(tensor)
+            node = tensor._ctx
+            if node is None:
+                if leaves:
+                    order.append(tensor)
                 continue
-            if inp._ctx is not None:
-                stack.append(inp)
-            elif leaves:  # a leaf waits for nothing: it goes in at once, still before its user
-                visited.add(inp)
-                order.append(inp)
+            stack += (tensor, _INPUTS_DONE)
+            stack += [x for x, need in zip(node.inputs, node.needs_input_grad) if need and x not in visited]
     return order
 
 
-def _check_graph(nodes, create_graph):
-    """Refuse, before any gradient is written, a graph that was freed or changed in place."""
-    for tensor in nodes:
-        ctx = tensor._ctx
-        if ctx.freed:
-            raise RuntimeError(
-                f"backward: the graph through {ctx.name} (output shape {tensor.shape}) was already "
-                "used by a backward pass and its saved arrays were freed; pass retain_graph=True "
-                "to the first backward() to go through it again"
-            )
-        if ctx.saves_output and (tensor._version or tensor.data is not ctx.out):
-            label = f"'{tensor.name}'" if tensor.name else f"of shape {tensor.shape}"
-            raise RuntimeError(
-                f"backward: the output of {ctx.name} (a tensor {label}) was changed in place after "
-                "the op saved it for backward; the gradient would be wrong. Change a copy instead"
-            )
-        for inp, version in zip(ctx.inputs, ctx.versions):
-            if getattr(inp, "_version", version) != version:
-                _raise_modified(ctx, inp, version)
-        if create_graph:
-            for i, inp in enumerate(ctx.inputs):
-                if isinstance(inp, function.Tensor) and inp.data is not ctx.arrays[i]:
-                    raise RuntimeError(
-                        f"backward: the data of input {i} of {ctx.name} was replaced after the op saved it"
-                    )
+def sum_to_shape(g, shape, op="backward"):
+    """Sum a broadcast gradient back to ``shape``: drop leading axes, then sum the size-1 axes.
 
+    A gradient that ``shape`` does not broadcast to is a bug in some backward: refused.
 
-def _raise_modified(ctx, inp, version):
-    i = next(i for i, x in enumerate(ctx.inputs) if x is inp)
-    label = f"'{inp.name}'" if inp.name else f"of shape {inp.shape}"
-    raise RuntimeError(
-        f"backward: input {i} of {ctx.name} (a tensor {label}) was modified in place "
-        f"after the op saved it (version {version} -> {inp._version}); the gradient "
-        "would be wrong. Run backward() before changing it, e.g. before optimizer.step()"
-    )
-
-
-def run_backward(roots, root_grads, retain_graph=False, create_graph=False, capture=None, tracer=None):
-    """The backward sweep shared by ``Tensor.backward`` and ``tg.grad``.
-
-    Args:
-        roots: the output tensors to start from.
-        root_grads: their upstream gradients, same shapes (ndarrays, or Tensors when
-            ``create_graph``).
-        retain_graph: keep every node's saved arrays for another sweep.
-        create_graph: run each backward on Tensors with grad mode on, so the
-            gradients are recorded too.
-        capture: None to accumulate leaf gradients into ``.grad`` (``Tensor.backward``);
-            a dict ``{tensor: None}`` to fill with those tensors' gradients instead,
-            leaving every ``.grad`` untouched (``tg.grad``).
-        tracer: optional ``callable(tensor, ctx, g, input_grads)`` run after each step.
-
-    Every node is visited once, after all the nodes that use it, so the gradient it
-    gets is complete; the leaves, which have no backward of their own, are handed
-    their gradients last.
+    Examples:
+        >>> sum_to_shape(np.ones((4, 2, 3)), (2, 1)).tolist()
+        [[12.0], [12.0]]
     """
-    Tensor = function.Tensor
-    nodes = topological_order(roots, leaves=False)
-    _check_graph(nodes, create_graph)
-    grads = {}
-    for root, g in zip(roots, root_grads):
-        grads[root] = g if root not in grads else grads[root] + g
-    anomaly = state.anomaly
-    # ids of arrays that some .grad, the caller or a hook holds: a leaf may not keep one as its own
-    shared = set(map(id, root_grads))
+    lead = g.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[lead:])):
+        raise ShapeError(f"{op}: a gradient of shape {g.shape} cannot be summed to its input's shape {tuple(shape)}")
+    ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    return g.sum(axis=tuple(range(lead)) + ones, keepdims=True).reshape(shape)
 
-    previous_mode, state.grad_enabled = state.grad_enabled, create_graph
-    previous_node = state.anomaly_backward_of
-    try:
-        for tensor in reversed(nodes):
-            g = grads.pop(tensor, None)  # popped: dropped as soon as this node is done
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, accumulate=True):
+    """The backward sweep behind ``Tensor.backward`` (and ``tg.grad``, which sets ``accumulate=False``).
+
+    ``root_grads`` are ndarrays, or Tensors when ``create_graph``: then every backward
+    runs on Tensors with grad mode on, so the gradients are recorded too.
+    """
+    nodes = topological_order(roots, leaves=False)
+    for tensor in nodes:
+        if tensor._ctx.saved is None:
+            raise RuntimeError(
+                f"backward: the graph through {tensor._ctx.name} (output shape {tensor.shape}) was already used by a "
+                "backward pass and its saved arrays were freed; pass retain_graph=True to the first backward() "
+                "to go through it again")
+    for watch in events.sweep_started:
+        watch(nodes, create_graph)
+    grads, seen = {}, set(map(id, root_grads))  # seen: arrays someone else holds (never adopted as a .grad)
+    for root, g in zip(roots, root_grads):
+        grads[root] = grads[root] + g if root in grads else g
+    with set_grad_enabled(create_graph):
+        for out in reversed(nodes):
+            g = grads.pop(out, None)  # popped: dropped as soon as this node is done
             if g is None:
                 continue
-            if tensor._hooks:
-                g = _run_hooks(tensor, g, create_graph)
-                shared.add(id(g))
-            ctx = tensor._ctx
-            if capture is not None:
-                if tensor in capture:
-                    capture[tensor] = g if isinstance(g, Tensor) else Tensor._make(g)
-            elif tensor._retains_grad:
-                _accumulate_grad(tensor, g, create_graph, shared)
-            if create_graph:
-                g_in = g if isinstance(g, Tensor) else Tensor._make(g)
-                if anomaly:  # the ops recorded now belong to ctx's backward: say so if one fails
-                    state.anomaly_backward_of = ctx
-                input_grads = ctx.backward(g_in, tensor, *ctx.inputs)
-            else:
-                arrays = ctx.arrays  # plain calls for one or two: a star-call costs ~0.15 us more
-                if len(arrays) == 1:
-                    input_grads = ctx.backward(g, tensor.data, arrays[0])
-                elif len(arrays) == 2:
-                    input_grads = ctx.backward(g, tensor.data, arrays[0], arrays[1])
-                else:
-                    input_grads = ctx.backward(g, tensor.data, *arrays)
-            if anomaly:
-                from ..tools.anomaly import check_backward
-
-                check_backward(ctx, tensor, input_grads)
-            if tracer is not None:
-                tracer(tensor, ctx, g, input_grads)
-                shared.update(id(grad) for grad in input_grads)  # the tracer may keep them
-            for inp, grad, need in zip(ctx.inputs, input_grads, ctx.needs_input_grad):
-                if grad is None or not need:
-                    continue
-                data = inp.data
-                if grad.shape != data.shape:
-                    grad = sum_to_shape(grad, data.shape)
-                if grad.dtype is not data.dtype and grad.dtype != data.dtype:  # `is`: the cheap usual case
-                    grad = grad.astype(data.dtype)
-                if inp._ctx is None and not create_graph and not grad.flags.writeable:
-                    shared.add(id(grad))  # a saved (locked) array, so some tensor's data: never a .grad
-                previous = grads.get(inp)
-                grads[inp] = grad if previous is None else previous + grad
+            if out._hooks:
+                g = run_hooks(out, g, seen)
+            node = out._ctx
+            for watch in events.node_starting:
+                watch(node)
+            saved = _as_tensors(node, out) if create_graph else node.saved
+            passed = _pass_back(node, node.backward(g, *saved), grads, saved, seen)
+            for watch in events.node_swept:
+                watch(node, out, g, passed)
             if not retain_graph:
-                ctx.release()
-        # what is left are the leaves' gradients, complete now
-        for leaf, g in grads.items():
+                node.release()
+        for leaf, g in grads.items():  # what is left are the leaves' complete gradients
             if leaf._hooks:
-                g = _run_hooks(leaf, g, create_graph)
-                shared.add(id(g))
-            if capture is None:
-                _accumulate_grad(leaf, g, create_graph, shared)
-            elif leaf in capture:
-                capture[leaf] = g if isinstance(g, Tensor) else Tensor._make(g)
-    finally:
-        state.grad_enabled = previous_mode
-        state.anomaly_backward_of = previous_node
+                g = run_hooks(leaf, g, seen)
+            if accumulate:
+                accumulate_grad(leaf, g, seen)
 
 
-def _run_hooks(tensor, g, create_graph):
-    Tensor = function.Tensor
-    g = g if isinstance(g, Tensor) else Tensor._make(g)
-    for hook in list(tensor._hooks.values()):
-        replaced = hook(g)
-        if replaced is not None:
-            if not isinstance(replaced, Tensor):
-                replaced = Tensor._make(np.asarray(replaced, dtype=g.dtype))
-            if replaced.shape != g.shape:
-                raise RuntimeError(
-                    f"register_hook: a hook returned a gradient of shape {replaced.shape} "
-                    f"for a tensor of shape {g.shape}"
-                )
-            g = replaced
-    return g if create_graph else g.data
+def _as_tensors(node, out):
+    """The node's saved values for a create_graph sweep: a saved input's or output's array as that tensor."""
+    tensors = {id(t._data): t for t in (out, *node.inputs) if not isinstance(t, CONSTANTS)}
+    return [tensors.get(id(value), value) for value in node.saved]
 
 
-def _accumulate_grad(tensor, g, create_graph, shared):
-    """``tensor.grad += g``.
+def _pass_back(node, input_grads, grads, saved, seen):
+    """Sum each input's gradient to its shape and dtype and add it to ``grads``; returns them (None where none).
 
-    Outside ``create_graph`` each ``.grad`` owns its array: the first gradient is
-    kept only if nothing else can see it (a fresh, writeable array that is no view
-    and not in ``shared``), else copied; later backwards then add into it in place,
-    as PyTorch does, with no temporary. A ``.grad`` that a graph saved (read-only)
-    or that is itself differentiable gets a new array instead.
+    A gradient that is one of the node's saved arrays belongs to the graph: noted in ``seen``, never adopted.
     """
-    Tensor = function.Tensor
-    if create_graph:
-        g = g if isinstance(g, Tensor) else Tensor._make(g)
-        tensor.grad = g if tensor.grad is None else tensor.grad + g
-        return
+    if len(input_grads) != len(node.inputs):
+        raise RuntimeError(f"{node.name}.backward returned {len(input_grads)} gradients for {len(node.inputs)} inputs")
+    passed = []
+    for x, grad, need in zip(node.inputs, input_grads, node.needs_input_grad):
+        if grad is None or not need:
+            passed.append(None)
+            continue
+        if isinstance(grad, np.generic):  # NumPy gives a scalar for 0-d arithmetic
+            grad = np.asarray(grad)
+        if any(grad is value for value in saved):
+            seen.add(id(grad))
+        data = x._data
+        if grad.shape != data.shape:
+            grad = sum_to_shape(grad, data.shape, node.name)
+        if grad.dtype != data.dtype:
+            grad = grad.astype(data.dtype)
+        grads[x] = grads[x] + grad if x in grads else grad
+        passed.append(grad)
+    return passed
+
+
+def run_hooks(tensor, g, seen):
+    """Call ``tensor``'s hooks on its complete gradient ``g``; a hook may return a replacement."""
+    wrap = type(tensor)._make
+    as_tensor = g if not isinstance(g, np.ndarray) else wrap(g)
+    for hook in list(tensor._hooks.values()):
+        replaced = hook(as_tensor)
+        if replaced is not None:
+            replaced = replaced if not isinstance(replaced, CONSTANTS) else wrap(np.asarray(replaced, tensor.dtype))
+            if replaced.shape != tensor.shape:
+                raise RuntimeError(f"register_hook: a hook returned a gradient of shape {replaced.shape} "
+                                 f"for a tensor of shape {tensor.shape}")
+            as_tensor = replaced
+    g = as_tensor._data if isinstance(g, np.ndarray) else as_tensor
+    seen.add(id(g))  # a hook may keep it
+    return g
+
+
+def accumulate_grad(tensor, g, seen):
+    """``tensor.grad += g``, where each ``.grad`` owns its array so later backwards can add in place.
+
+    ``g`` is adopted as is only when nothing else can see it: a fresh, writeable
+    array that is no view and not ``seen``. Otherwise it is copied.
+    """
     grad = tensor.grad
-    if grad is None:
-        if type(g) is not np.ndarray or g.base is not None or not g.flags.writeable or id(g) in shared:
+    if not isinstance(g, np.ndarray):  # create_graph: a differentiable gradient
+        tensor.grad = g if grad is None else grad + g
+    elif grad is None:
+        if g.base is not None or not g.flags.writeable or id(g) in seen:
             g = np.array(g, dtype=tensor.dtype)
-        shared.add(id(g))
-        tensor.grad = Tensor._make(g)
-    elif grad.data.flags.writeable and not grad.requires_grad:
-        grad.data += g
+        seen.add(id(g))
+        tensor.grad = type(tensor)._make(g)
+    elif grad._data.flags.writeable and not grad.requires_grad:
+        grad._data += g
         grad._version += 1
-    else:
-        tensor.grad = Tensor._make(grad.data + g)
+    else:  # a graph holds the old .grad (or it is differentiable): leave it as it is
+        tensor.grad = type(tensor)._make(grad._data + g)

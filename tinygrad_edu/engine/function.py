@@ -1,50 +1,76 @@
-"""The graph node: a `Function` is one recorded NumPy operation.
+"""The graph node: a ``Function`` is one recorded NumPy operation.
 
-Every primitive op in `ops.py` subclasses `Function` and writes two methods side
-by side:
+A primitive op subclasses ``Function`` and writes two methods side by side::
 
-* ``forward(self, *arrays, **attrs) -> ndarray`` computes the result with NumPy.
-* ``backward(self, g, out, *inputs) -> tuple`` returns one gradient (or None) per
-  input: the vector-Jacobian product of the upstream gradient ``g``. It may hand
-  back ``g`` itself or a view of it; the engine copies whatever a leaf's ``.grad``
-  cannot own (each ``.grad`` must be its own array, as it is added to in place).
+    class Exp(Function):
+        "out = exp(x);  dx = g * out"
+        def forward(self, x):
+            out = np.exp(x)
+            self.save(out)        # exactly what backward needs, nothing more
+            return out
+        def backward(self, g, out):
+            return (g * out,)     # one gradient (or None) per input
 
-``backward`` is written once and runs in two modes. In an ordinary backward pass
-``g``, ``out`` and ``inputs`` are plain ndarrays, so the sweep costs no more than
-hand-written NumPy. With ``create_graph=True`` they are Tensors and grad mode is
-on, so the very same lines are recorded as a new graph: that is how gradients of
-gradients come for free. ``lib(g)`` returns the matching namespace (NumPy or
-tinygrad_edu) for the few functions that are not operators or methods.
+``forward`` gets ndarrays and returns one. ``backward`` gets the upstream gradient
+``g`` and the saved values, in ``save`` order, and returns one gradient per input.
+It is written once and serves two sweeps. In an ordinary backward ``g`` and the
+saved values are ndarrays. Under ``create_graph=True`` they are Tensors (a saved
+input or output arrives as that very tensor) and grad mode is on, so the same lines
+are recorded as a new graph: gradients of gradients for free. Backward therefore
+uses operators, methods and ``lib(g).fn(...)``, which is NumPy for an ndarray and
+tinygrad_edu's functions for a Tensor.
 
-Grad mode, the module scope used to group graph pictures, and anomaly
-detection live here too, per thread, because every op consults them.
+Grad mode and the module scope (which groups ops into pictures) live here too,
+per thread, because every op reads them.
 """
 from __future__ import annotations
 
+import functools
 import threading
 
 import numpy as np
 
+from . import events
+
+# Operands that are constants, not tensors: checked once per input of every op.
+CONSTANTS = (np.ndarray, np.generic, int, float, bool)
+
+
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype) -> None:
+    """Dtype for tensors built from Python lists and numbers: float32 (default) or float64."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating dtype, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype given to tensors built from Python lists and numbers (float32 unless changed)."""
+    return _default_dtype
+
+
+def dtype_or_default(dtype) -> np.dtype:
+    """``dtype`` as a NumPy dtype, or the default dtype when it is None."""
+    return _default_dtype if dtype is None else np.dtype(dtype)
+
 
 class _ThreadState(threading.local):
-    """Per-thread switches read by every op: grad mode, module scope, anomaly mode."""
+    """Per-thread switches read by every op."""
 
     grad_enabled = True
-    scope = None  # tuple of module-call records, innermost last (see nn.Module.__call__)
-    anomaly = False  # set by tg.detect_anomaly()
-    anomaly_backward_of = None  # in anomaly mode, the node whose backward is being recorded (create_graph)
+    scope = None  # the nn.Module calls under way, innermost last (tuple of ModuleCall)
 
 
 state = _ThreadState()
-"""This thread's switches: ``state.grad_enabled``, ``state.scope``, ``state.anomaly``."""
+"""This thread's switches: ``state.grad_enabled`` and ``state.scope``."""
 
 
 class ModuleCall:
-    """One active ``nn.Module`` call; ``state.scope`` holds a tuple of them, innermost last.
-
-    ``nn.Module.__call__`` pushes one; every op recorded meanwhile keeps the tuple as
-    ``ctx.scope``, which is how a graph picture groups ops into module clusters.
-    """
+    """One ``nn.Module`` call under way; each op recorded meanwhile keeps ``state.scope`` as ``node.scope``."""
 
     __slots__ = ("module", "call_id")
     _counter = iter(range(1, 2**62))
@@ -62,14 +88,14 @@ def is_grad_enabled() -> bool:
     return state.grad_enabled
 
 
-class _GradMode:
-    """Context manager and decorator that sets grad mode for the current thread."""
+class set_grad_enabled:
+    """``with tg.set_grad_enabled(flag): ...`` (or ``@tg.set_grad_enabled(flag)``) sets grad mode in this thread."""
 
-    enabled = True
+    def __init__(self, mode: bool):
+        self.enabled = bool(mode)
 
     def __enter__(self):
-        self._previous = state.grad_enabled
-        state.grad_enabled = self.enabled
+        self._previous, state.grad_enabled = state.grad_enabled, self.enabled
         return self
 
     def __exit__(self, *exc):
@@ -77,19 +103,15 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
-        import functools
-
-        mode = type(self)
-
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with mode():
+            with set_grad_enabled(self.enabled):
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
-class no_grad(_GradMode):
+class no_grad(set_grad_enabled):
     """Turn graph recording off: ``with tg.no_grad(): ...`` or ``@tg.no_grad()``.
 
     Results computed inside do not require grad and hold no graph: use it for
@@ -104,110 +126,29 @@ class no_grad(_GradMode):
         (False, None)
     """
 
-    enabled = False
+    def __init__(self):
+        super().__init__(False)
 
 
-class enable_grad(_GradMode):
+class enable_grad(set_grad_enabled):
     """Turn graph recording back on inside a ``no_grad`` block."""
 
-    enabled = True
-
-
-class set_grad_enabled(_GradMode):
-    """``with tg.set_grad_enabled(flag): ...`` sets grad mode to ``flag``."""
-
-    def __init__(self, mode: bool):
-        self.enabled = bool(mode)
-
-
-# Filled in by tensor.py when it is imported (it imports this module, not the reverse).
-Tensor = None
-tensor_namespace = None
+    def __init__(self):
+        super().__init__(True)
 
 
 def lib(value):
-    """The namespace whose functions match ``value``: tinygrad_edu for Tensors, else NumPy.
-
-    Backward rules call ``lib(g).exp(x)`` so one line serves both backward modes.
-    """
-    return tensor_namespace if isinstance(value, Tensor) else np
+    """The functions matching ``value``: NumPy for an ndarray, tinygrad_edu's for a Tensor (``Tensor.xp``)."""
+    return np if isinstance(value, np.ndarray) else value.xp
 
 
 def raw(value):
-    """The ndarray behind a Tensor (or the value itself): for masks and constants in backward."""
-    if type(value) is np.ndarray:  # the plain backward's case, first
-        return value
-    data = getattr(value, "data", value)
-    return data if isinstance(data, np.ndarray) else np.asarray(data)
+    """The ndarray behind a Tensor, or the value itself: for masks and constants in backward."""
+    return value if isinstance(value, CONSTANTS) else value.data
 
 
 class ShapeError(ValueError):
     """An op was given operands whose shapes (or axes) do not fit; the message names both."""
-
-
-# Arrays a live graph saved are read-only, so writing into them (``y.data[:] = 0``)
-# fails at once instead of silently corrupting a gradient. Several graphs may hold
-# the same array (a weight used by two losses), so each array counts its holders
-# and becomes writeable again only when the last one lets go: after a backward
-# without retain_graph, or when an unused graph is dropped.
-_holders = {}  # id(array) -> number of graph nodes holding it (each node keeps the array alive)
-_holders_lock = threading.RLock()  # reentrant: a dropped node may let go inside _lock
-
-
-class _Held(list):
-    """The arrays one node holds read-only; dropped unreleased (a graph that never ran
-    backward), it lets go of them. Only nodes that hold something pay for this."""
-
-    __slots__ = ()
-
-    def __del__(self):
-        if self:
-            try:
-                _unlock(self)
-            except Exception:  # interpreter shutdown: the module may already be torn down
-                pass
-
-
-def _lock(arrays):
-    """Make the arrays a recorded op saved read-only; returns what it holds, for ``_unlock``.
-
-    ``Tensor``'s in-place methods (used by the optimizers) copy instead of writing
-    into a held array and bump the tensor's version, which backward checks. The base
-    of a view is held too: writing through it would change the view.
-    """
-    held = _Held()
-    with _holders_lock:
-        for array in arrays:
-            while type(array) is np.ndarray:  # the array, then the base it is a view of, if any
-                key = id(array)
-                if key in _holders:
-                    _holders[key] += 1
-                    held.append(array)
-                elif array.flags.writeable:
-                    array.setflags(False)  # positional: ~50 ns cheaper than write=False
-                    _holders[key] = 1
-                    held.append(array)
-                # else read-only by its owner (a broadcast view, a user's choice): never ours to unlock
-                array = array.base
-    return held
-
-
-def _unlock(held):
-    """Let go of arrays ``_lock`` returned (and empty ``held``); each becomes writeable when its last holder is gone."""
-    with _holders_lock:
-        # Bases before views (NumPy makes a view writeable only if its base already is):
-        # _lock put each base after its view, so going backwards frees the base first.
-        for array in reversed(held):
-            key = id(array)
-            if _holders[key] > 1:
-                _holders[key] -= 1
-                continue
-            del _holders[key]
-            try:
-                array.setflags(True)
-            except ValueError:  # its base is still held by another graph (or read-only by its owner)
-                pass
-        held.clear()
 
 
 class Function:
@@ -216,44 +157,23 @@ class Function:
     Subclass it, write ``forward`` and ``backward``, and call ``YourOp.apply(...)``;
     put the math in the first docstring line. See "How to add an op" in the docs.
 
-    Attributes:
+    Attributes (set when the op is recorded: grad mode on and some input requires grad):
         inputs: the operands as given: Tensors, or Python/NumPy constants.
-        arrays: their arrays at forward time: what an ordinary backward reads.
         needs_input_grad: one bool per input: does that input need a gradient?
         attrs: the op's keyword attributes (axis, alpha, ...), for pictures.
-        versions: each input Tensor's version when recorded (in-place checks).
-        scope: the nn.Module calls active when the op ran (for pictures).
-        out: the result's array, kept only when backward reads it (``saves_output``).
-        locked: the arrays this node holds read-only, to let go of on ``release``.
-        freed: True once a backward without retain_graph has consumed the node.
-        saves_output: class flag: True for ops whose backward reads ``out``.
-        reads_inputs: class flag: False for ops whose backward needs only shapes (inputs not locked).
-        returns_view: class flag: True for ops whose result is a view of an input (made read-only).
+        scope: the nn.Module calls under way when the op ran (for pictures).
+        saved: what ``forward`` passed to ``save``; None once a backward freed it.
 
-    All but the class flags are set when the op is recorded (grad mode on and some
-    input requires grad).
-
-    In-place safety. A saved array that changes between forward and backward would
-    silently corrupt the gradient, so two guards stand in the way:
-
-    * the arrays backward reads (the inputs, and ``out`` for ``saves_output`` ops)
-      are read-only while a graph holds them, so ``y.data[:] = 0`` fails at once;
-      Tensor's in-place methods (the optimizers') copy instead of writing into one;
-    * each input Tensor's version is recorded, and backward refuses to run if an
-      in-place method has bumped it since (``out``'s too, for ``saves_output`` ops).
-
-    The first guard costs time on every op, so ops whose backward reads no input
-    values (``Add``: dx = g) set ``reads_inputs = False`` and lock nothing. The
-    version check stays for every op: it is nearly free, and it makes the rule
-    simple: an in-place method on any input of a live graph makes its backward refuse.
+    A node holds its input tensors (the graph's edges) and what it saved, nothing else.
 
     Examples:
         >>> import tinygrad_edu as tg
         >>> class Square(tg.Function):
         ...     "out = x * x;  dx = 2 * g * x"
         ...     def forward(self, x):
+        ...         self.save(x)
         ...         return x * x
-        ...     def backward(self, g, out, x):
+        ...     def backward(self, g, x):
         ...         return (2 * g * x,)
         >>> x = tg.Tensor([3.0], requires_grad=True)
         >>> Square.apply(x).sum().backward()
@@ -261,110 +181,75 @@ class Function:
         Tensor([6.], dtype=float32)
     """
 
-    inputs: tuple
-    needs_input_grad: tuple
-    attrs: dict
-    versions: tuple
+    inputs = ()
+    needs_input_grad = ()
+    attrs = {}
     scope = None
-    freed = False
-    saves_output = False  # True for ops whose backward reads ``out`` (so it is locked too)
-    reads_inputs = True  # False for ops whose backward needs only the inputs' shapes (nothing to lock)
-    returns_view = False  # True for ops whose result may be a view of their input (made read-only)
-    arrays = None
-    out = None
-    locked = ()
-    creation = None  # (filename, line, code) of the user's line, in anomaly mode
+    saved = ()
+
+    def save(self, *values) -> None:
+        """Keep ``values`` (ndarrays or constants) for backward, which receives them after ``g``."""
+        self.saved = values
 
     def forward(self, *arrays, **attrs):  # pragma: no cover - abstract
-        """Compute the output ndarray from the inputs' arrays (and keyword attributes).
-
-        Keep on ``self`` whatever backward needs besides the inputs and the output.
-        """
+        """Compute the output ndarray from the inputs' arrays (and keyword attributes)."""
         raise NotImplementedError
 
-    def backward(self, g, out, *inputs):  # pragma: no cover - abstract
+    def backward(self, g, *saved):  # pragma: no cover - abstract
         """Return one gradient (or None) per input: the vector-Jacobian product of ``g``.
 
-        ``g`` has the output's shape; a returned gradient may have the broadcast shape
-        of the output, the engine sums it back to its input's shape and casts it to
-        its dtype. ``g``, ``out`` and ``inputs`` are ndarrays in an ordinary backward
-        and Tensors under ``create_graph=True``: use only operators, methods and
-        ``lib(g).<function>`` so one body serves both.
+        A gradient may have the broadcast shape of the output: the engine sums it back
+        to its input's shape and casts it to its dtype.
         """
         raise NotImplementedError
 
     @classmethod
     def apply(cls, *inputs, **attrs):
-        """Run ``forward`` on the inputs' arrays and, in grad mode, record the node.
-
-        This runs for every op of every step, so it is kept lean: the op object is
-        built by a plain class call (no ``__init__``), one loop gathers everything
-        the inputs give (cheaper than one comprehension per list), and recording is
-        skipped unless some input requires grad.
-        """
-        ctx = cls()
-        arrays, needs, versions = [], [], []
+        """Run ``forward`` on the inputs' arrays; in grad mode, record the node on the result."""
+        node, arrays, needs, tensor_type = cls(), [], [], None
         for x in inputs:
-            if isinstance(x, Tensor):
-                arrays.append(x.data)
-                needs.append(x.requires_grad)
-                versions.append(x._version)
-            else:  # a constant: a number or an ndarray
+            if isinstance(x, CONSTANTS):
                 arrays.append(x)
                 needs.append(False)
-                versions.append(0)
-        try:
-            # One or two operands without attributes (operators, exp, relu, ...) get a plain
-            # call: CPython runs a star-call ``f(*args)`` ~0.15 us slower, for every op.
-            if attrs or len(arrays) > 2:
-                data = ctx.forward(*arrays, **attrs)
-            elif len(arrays) == 2:
-                data = ctx.forward(arrays[0], arrays[1])
             else:
-                data = ctx.forward(arrays[0])
+                arrays.append(x.data)
+                needs.append(x.requires_grad)
+                tensor_type = type(x)
+        if tensor_type is None:
+            raise TypeError(f"{cls.__name__}.apply: needs at least one Tensor among its inputs")
+        try:
+            data = node.forward(*arrays, **attrs)
         except ShapeError:
             raise
         except ValueError as e:  # NumPy's own message, e.g. a broadcast mismatch: say which op and shapes
             shapes = ", ".join(str(np.shape(a)) for a in arrays)
             raise ShapeError(f"{cls.__name__}: {e} (operand shapes {shapes})") from None
-        out = Tensor._make(data)
-        if cls.returns_view:
-            data = out.data
-            if data.flags.writeable and np.may_share_memory(data, arrays[0]):
-                # A view is read-only for good: writing it would change the input behind any
-                # graph's back. In-place Tensor methods copy it first instead.
-                data.setflags(write=False)
+        if type(data) is not np.ndarray:  # NumPy gives a scalar for a 0-d result
+            scalar, data = data, np.asarray(data)
+            node.saved = tuple(data if s is scalar else s for s in node.saved)
+        out = tensor_type._make(data)
         if True in needs and state.grad_enabled:
-            # Record the node: what backward will need, and the link from the result.
-            ctx.inputs = inputs
-            ctx.arrays = arrays
-            ctx.needs_input_grad = tuple(needs)
-            ctx.attrs = attrs
-            ctx.scope = state.scope
-            out._ctx = ctx
-            out.requires_grad = True
-            ctx.versions = tuple(versions)
-            # Hold read-only what backward reads (see the class docstring).
-            if cls.saves_output:
-                ctx.out = out.data
-                ctx.locked = _lock((*arrays, ctx.out) if cls.reads_inputs else (ctx.out,))
-            elif cls.reads_inputs:
-                ctx.locked = _lock(arrays)
-        if state.anomaly:
-            from ..tools.anomaly import check_forward
-
-            check_forward(ctx, inputs, out)
+            node.inputs, node.needs_input_grad, node.attrs, node.scope = inputs, tuple(needs), attrs, state.scope
+            out._ctx, out.requires_grad = node, True
+            for watch in events.op_recorded:
+                watch(node, out)
         return out
 
-    def release(self):
-        """Free what backward needed (after a backward without retain_graph): unlock and drop the arrays.
+    @classmethod
+    def call(cls, *inputs, **attrs):
+        """The op on Tensors (recorded, via ``apply``), or just its forward on ndarrays.
 
-        (A node dropped without a backward lets go of its arrays too: see ``_Held``.)
+        What a backward uses to apply another op (``IndexAdd.call(g, ...)``) in either sweep.
         """
-        self.freed = True
-        self.arrays = self.out = None
-        if self.locked:
-            _unlock(self.locked)
+        if any(not isinstance(x, CONSTANTS) for x in inputs):
+            return cls.apply(*inputs, **attrs)
+        return cls().forward(*inputs, **attrs)
+
+    def release(self) -> None:
+        """Drop the saved values (after a backward without retain_graph); observers hear ``node_released``."""
+        self.saved = None
+        for watch in events.node_released:
+            watch(self)
 
     @property
     def name(self) -> str:
@@ -378,5 +263,5 @@ class Function:
         return doc.splitlines()[0] if doc else self.name
 
     def __repr__(self):
-        shown = ", ".join(f"{k}={v!r}" for k, v in getattr(self, "attrs", {}).items())
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.attrs.items())
         return f"<{self.name}({shown})>"

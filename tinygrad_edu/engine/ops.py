@@ -2,17 +2,16 @@
 
 Reading guide: ``g`` is the upstream gradient (shape of ``out``), ``x``/``y`` the
 inputs, ``out`` the result. The first docstring line of each class is its math,
-and is what ``tg.trace_backward`` shows as the rule applied.
+and is what ``tg.trace_backward`` shows as the rule applied. ``forward`` saves
+exactly what ``backward`` reads (``self.save``); backward receives it after ``g``.
 
 A backward may return a gradient with the *broadcast* shape of the output: the
 engine sums it back to the input's exact shape in one place (``sum_to_shape``).
-Everything not here is composed from these in ``tensor.py``. The few ops that
+Everything not here is composed from these in ``composed.py``. The few ops that
 could be composed but are primitives say why (speed or numerical stability).
 
-Two class flags tell the engine what backward reads, so it guards only that
-(see ``Function``): ``saves_output = True`` when backward reads ``out``, and
-``reads_inputs = False`` when it reads no input values (only shapes) and the
-output is a fresh array rather than a view of an input.
+Movement ops return a view of their input, read-only: writing through it would
+change the input behind the back of any graph that saved it.
 """
 from __future__ import annotations
 
@@ -21,48 +20,19 @@ import numpy as np
 from .function import Function, ShapeError, lib, raw
 
 
-def sum_to_shape(g, shape):
-    """Sum a broadcast gradient back to ``shape``: drop leading axes, then sum size-1 axes.
-
-    Works on ndarrays and Tensors alike (it only calls ``.sum`` and ``.reshape``).
-
-    Examples:
-        >>> import numpy as np
-        >>> sum_to_shape(np.ones((4, 2, 3)), (2, 1)).tolist()
-        [[12.0], [12.0]]
-    """
-    if g.shape == shape:
-        return g
-    if shape and g.shape[1:] == shape:  # one leading axis, e.g. a bias's batch axis: one sum
-        return g.sum(axis=0)
-    lead = g.ndim - len(shape)
-    ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
-    # keepdims, then reshape: a full reduction without keepdims gives a NumPy scalar, not an array
-    return g.sum(axis=tuple(range(lead)) + ones, keepdims=True).reshape(shape)
-
-
-def _normalize_axes(axis, ndim, op):
-    """Turn ``axis`` (None, int or tuple) into a sorted tuple of non-negative axes."""
+def normalize_axes(axis, ndim, op):
+    """Turn ``axis`` (None, int or tuple, negative allowed) into a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     result = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < ndim:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
             raise ShapeError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimension(s)")
-        result.append(int(a) % ndim)
+        result.append(int(a) % max(ndim, 1))
     if len(set(result)) != len(result):
         raise ShapeError(f"{op}: repeated axis in {axis!r}")
-    return tuple(sorted(result))
-
-
-def expand(g, shape):
-    """Broadcast ``g`` up to ``shape``: a fresh array for NumPy (cheap and writeable), a graph op for Tensors."""
-    if lib(g) is np:
-        out = np.empty(shape, dtype=g.dtype)
-        out[...] = g
-        return out
-    return g.broadcast_to(shape)
+    return tuple(sorted(result)) if ndim else ()
 
 
 def _own_copy(attr):
@@ -71,6 +41,13 @@ def _own_copy(attr):
     if isinstance(attr, tuple):
         return tuple(_own_copy(a) for a in attr)
     return attr.copy() if isinstance(attr, np.ndarray) else attr
+
+
+def _read_only_view(result, x):
+    """``result`` made read-only when it is a view of ``x``'s memory."""
+    if result.base is not None and isinstance(x, np.ndarray) and result.flags.writeable:
+        result.flags.writeable = False
+    return result
 
 
 def _expand_reduced(g, in_shape, axes, keepdims):
@@ -86,25 +63,22 @@ def _expand_reduced(g, in_shape, axes, keepdims):
 class Neg(Function):
     """out = -x;  dx = -g"""
 
-    reads_inputs = False
-
     def forward(self, x):
         return np.negative(x)
 
-    def backward(self, g, out, x):
+    def backward(self, g):
         return (-g,)
 
 
 class Exp(Function):
     """out = exp(x);  dx = g * out"""
 
-    saves_output = True
-    reads_inputs = False
-
     def forward(self, x):
-        return np.exp(x)
+        out = np.exp(x)
+        self.save(out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, out):
         return (g * out,)
 
 
@@ -112,9 +86,10 @@ class Log(Function):
     """out = log(x);  dx = g / x"""
 
     def forward(self, x):
+        self.save(x)
         return np.log(x)
 
-    def backward(self, g, out, x):
+    def backward(self, g, x):
         return (g / x,)
 
 
@@ -122,9 +97,10 @@ class Sin(Function):
     """out = sin(x);  dx = g * cos(x)"""
 
     def forward(self, x):
+        self.save(x)
         return np.sin(x)
 
-    def backward(self, g, out, x):
+    def backward(self, g, x):
         return (g * lib(g).cos(x),)
 
 
@@ -132,38 +108,37 @@ class Cos(Function):
     """out = cos(x);  dx = -g * sin(x)"""
 
     def forward(self, x):
+        self.save(x)
         return np.cos(x)
 
-    def backward(self, g, out, x):
+    def backward(self, g, x):
         return (-g * lib(g).sin(x),)
 
 
 class Tanh(Function):
     """out = tanh(x);  dx = g * (1 - out**2)"""
 
-    saves_output = True
-    reads_inputs = False
-
-    # Primitive for stability: composing from exp overflows for |x| > ~89 (float32).
+    # Primitive for stability: composing it from exp overflows for |x| > ~89 (float32).
     def forward(self, x):
-        return np.tanh(x)
+        out = np.tanh(x)
+        self.save(out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, out):
         return (g * (1 - out * out),)
 
 
 class Sigmoid(Function):
     """out = 1 / (1 + exp(-x));  dx = g * out * (1 - out)"""
 
-    saves_output = True
-    reads_inputs = False
-
     # Primitive for stability: exp(-|x|) never overflows, so no clipping is needed.
     def forward(self, x):
         e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        self.save(out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, out):
         return (g * out * (1 - out),)
 
 
@@ -171,15 +146,14 @@ class Relu(Function):
     """out = max(x, 0);  dx = g * (out > 0)"""
 
     # Primitive for speed: it sits in every hidden layer. Backward reads out (out > 0
-    # exactly where x > 0), not x: x, the pre-activation, is then freed after forward,
-    # and out is held anyway by the next layer's matmul.
-    saves_output = True
-    reads_inputs = False
-
+    # exactly where x > 0), which the next layer's matmul saves anyway, so the node
+    # saves no array of its own. (It still holds x as its input, like every node.)
     def forward(self, x):
-        return np.maximum(x, 0)
+        out = np.maximum(x, 0)
+        self.save(out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, out):
         return (g * (raw(out) > 0),)
 
 
@@ -188,20 +162,21 @@ class LeakyRelu(Function):
 
     def forward(self, x, alpha=0.01):
         self.alpha = alpha
+        self.save(x)
         return np.where(x > 0, x, x * alpha)
 
-    def backward(self, g, out, x):
-        slope = np.where(raw(x) > 0, 1.0, self.alpha).astype(raw(g).dtype, copy=False)
-        return (g * slope,)
+    def backward(self, g, x):
+        return (g * np.where(raw(x) > 0, 1.0, self.alpha).astype(raw(g).dtype, copy=False),)
 
 
 class Abs(Function):
-    """out = |x|;  dx = g * sign(x)"""
+    """out = |x|;  dx = g * sign(x)   (0 at x = 0, as PyTorch)"""
 
     def forward(self, x):
+        self.save(x)
         return np.abs(x)
 
-    def backward(self, g, out, x):
+    def backward(self, g, x):
         return (g * np.sign(raw(x)),)
 
 
@@ -210,9 +185,10 @@ class Clip(Function):
 
     def forward(self, x, lo=None, hi=None):
         self.lo, self.hi = _own_copy(lo), _own_copy(hi)
+        self.save(x)
         return np.clip(x, lo, hi)
 
-    def backward(self, g, out, x):
+    def backward(self, g, x):
         x = raw(x)
         inside = np.ones(x.shape, dtype=bool)
         if self.lo is not None:
@@ -222,15 +198,23 @@ class Clip(Function):
         return (g * inside,)
 
 
+class Step(Function):
+    """out = f(x) for a piecewise-constant f (sign, round, floor, ...);  dx = 0"""
+
+    def forward(self, x, fn=np.sign, **options):
+        return fn(x, **options)
+
+    def backward(self, g):
+        return (g * 0,)
+
+
 class Cast(Function):
     """out = x.astype(dtype);  dx = g.astype(x.dtype)"""
-
-    reads_inputs = False
 
     def forward(self, x, dtype=None):
         return x.astype(dtype)
 
-    def backward(self, g, out, x):
+    def backward(self, g):
         return (g,)  # the engine casts every gradient to its input's dtype
 
 
@@ -240,24 +224,20 @@ class Cast(Function):
 class Add(Function):
     """out = x + y;  dx = g;  dy = g"""
 
-    reads_inputs = False
-
     def forward(self, x, y):
         return np.add(x, y)
 
-    def backward(self, g, out, x, y):
+    def backward(self, g):
         return g, g
 
 
 class Sub(Function):
     """out = x - y;  dx = g;  dy = -g"""
 
-    reads_inputs = False
-
     def forward(self, x, y):
         return np.subtract(x, y)
 
-    def backward(self, g, out, x, y):
+    def backward(self, g):
         return g, (-g if self.needs_input_grad[1] else None)
 
 
@@ -265,9 +245,10 @@ class Mul(Function):
     """out = x * y;  dx = g * y;  dy = g * x"""
 
     def forward(self, x, y):
+        self.save(x, y)
         return np.multiply(x, y)
 
-    def backward(self, g, out, x, y):
+    def backward(self, g, x, y):
         nx, ny = self.needs_input_grad
         return (g * y if nx else None), (g * x if ny else None)
 
@@ -275,29 +256,31 @@ class Mul(Function):
 class Div(Function):
     """out = x / y;  dx = g / y;  dy = -g * out / y"""
 
-    saves_output = True
-
     def forward(self, x, y):
-        return np.true_divide(x, y)
+        out = np.true_divide(x, y)
+        self.save(y, out)
+        return out
 
-    def backward(self, g, out, x, y):
-        nx, ny = self.needs_input_grad
-        gx = g / y if nx else None
-        return gx, (-(gx if nx else g / y) * out if ny else None)
+    def backward(self, g, y, out):
+        gx = g / y
+        return gx, (-gx * out if self.needs_input_grad[1] else None)
 
 
 class Pow(Function):
-    """out = x ** y;  dx = g * y * x ** (y - 1);  dy = g * out * log(x)"""
-
-    saves_output = True
+    """out = x ** y;  dx = g * y * x ** (y - 1);  dy = g * out * log(x)   (0 where y == 0, resp. x == 0, as PyTorch)"""
 
     def forward(self, x, y):
-        return np.power(x, y)
+        out = np.power(x, y)
+        self.save(x, y, out)
+        return out
 
-    def backward(self, g, out, x, y):
+    def backward(self, g, x, y, out):
         nx, ny = self.needs_input_grad
-        gx = g * y * x ** (y - 1) if nx else None
-        gy = g * out * lib(g).log(x) if ny else None
+        where = lib(g).where
+        # Where the formula gives 0 * inf, PyTorch takes 0: x ** 0 has dx = 0 at x = 0, 0 ** y (y >= 0) has dy = 0.
+        zero_y, zero_x = raw(y) == 0, (raw(x) == 0) & (raw(y) >= 0)
+        gx = g * y * x ** ((where(zero_y, 1, y) if np.any(zero_y) else y) - 1) if nx else None
+        gy = g * out * lib(g).log(where(zero_x, 1, x) if np.any(zero_x) else x) if ny else None
         return gx, gy
 
 
@@ -305,32 +288,49 @@ class Maximum(Function):
     """out = max(x, y);  dx = g * [x > y] + g/2 * [x == y];  dy likewise"""
 
     def forward(self, x, y):
+        self.save(x, y)
         return np.maximum(x, y)
 
-    def backward(self, g, out, x, y):
-        x, y = raw(x), raw(y)
-        dtype = raw(g).dtype
-        share_x = ((x > y) + 0.5 * (x == y)).astype(dtype, copy=False)
+    def backward(self, g, x, y):
+        share_x = _share(raw(x), raw(y), raw(g).dtype)
         return g * share_x, g * (1 - share_x)
+
+
+class Minimum(Function):
+    """out = min(x, y);  dx = g * [x < y] + g/2 * [x == y];  dy likewise"""
+
+    def forward(self, x, y):
+        self.save(x, y)
+        return np.minimum(x, y)
+
+    def backward(self, g, x, y):
+        share_y = _share(raw(x), raw(y), raw(g).dtype)
+        return g * (1 - share_y), g * share_y
+
+
+def _share(x, y, dtype):
+    """1 where x > y, 1/2 where they tie, 0 elsewhere: x's share of a max's gradient."""
+    return ((x > y) + 0.5 * (x == y)).astype(dtype, copy=False)
 
 
 class Where(Function):
     """out = where(c, x, y);  dx = g * c;  dy = g * !c   (c is a constant mask)"""
 
     def forward(self, cond, x, y):
+        self.save(cond)
         return np.where(cond, x, y)
 
-    def backward(self, g, out, cond, x, y):
+    def backward(self, g, cond):
         where = lib(g).where
         _, nx, ny = self.needs_input_grad
-        c = raw(cond)
-        return None, (where(c, g, 0) if nx else None), (where(c, 0, g) if ny else None)
+        return None, (where(cond, g, 0.0) if nx else None), (where(cond, 0.0, g) if ny else None)
 
 
 class MatMul(Function):
     """out = x @ y;  dx = g @ y.T;  dy = x.T @ g   (batched; 1-D operands promoted)"""
 
     def forward(self, x, y):
+        self.save(x, y)
         try:
             return np.matmul(x, y)
         except ValueError:  # explained here, not checked up front: the check would cost every call
@@ -342,7 +342,7 @@ class MatMul(Function):
                 f"batch dimensions must broadcast)"
             ) from None
 
-    def backward(self, g, out, x, y):
+    def backward(self, g, x, y):
         nx, ny = self.needs_input_grad
         x_vec, y_vec = x.ndim == 1, y.ndim == 1
         if y_vec:  # y as a column (n, 1): out gains a trailing axis
@@ -365,96 +365,75 @@ class MatMul(Function):
 class Sum(Function):
     """out = sum(x, axis);  dx = broadcast(g)"""
 
-    reads_inputs = False
-
     def forward(self, x, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, x.ndim, "sum")
-        self.keepdims = keepdims
+        self.axes, self.keepdims, self.shape = normalize_axes(axis, x.ndim, "sum"), keepdims, x.shape
         return np.add.reduce(x, axis=self.axes, keepdims=keepdims)
 
-    def backward(self, g, out, x):
-        return (expand(_expand_reduced(g, x.shape, self.axes, self.keepdims), x.shape),)
+    def backward(self, g):
+        return (BroadcastTo.call(_expand_reduced(g, self.shape, self.axes, self.keepdims), shape=self.shape),)
 
 
 class Max(Function):
     """out = max(x, axis);  dx = g * [x == out] / count   (ties share the gradient)"""
 
-    saves_output = True
+    reduce = staticmethod(np.max)
 
     def forward(self, x, axis=None, keepdims=False):
-        self.axes = _normalize_axes(axis, np.ndim(x), "max")
-        self.keepdims = keepdims
+        self.axes, self.keepdims = normalize_axes(axis, np.ndim(x), self.name.lower()), keepdims
         if np.size(x) == 0:
-            raise ShapeError(f"max: cannot reduce an empty tensor of shape {np.shape(x)}")
-        return np.max(x, axis=self.axes, keepdims=keepdims)
+            raise ShapeError(f"{self.name.lower()}: cannot reduce an empty tensor of shape {np.shape(x)}")
+        out = self.reduce(x, axis=self.axes, keepdims=keepdims)
+        self.save(x, out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, x, out):
         x = raw(x)
         winners = x == _expand_reduced(raw(out), x.shape, self.axes, self.keepdims)
         share = (winners / winners.sum(axis=self.axes, keepdims=True)).astype(raw(g).dtype, copy=False)
         return (_expand_reduced(g, x.shape, self.axes, self.keepdims) * share,)
 
 
+class Min(Max):
+    """out = min(x, axis);  dx = g * [x == out] / count   (ties share the gradient)"""
+
+    reduce = staticmethod(np.min)
+
+
 class Softmax(Function):
     """out = exp(x) / sum(exp(x), axis);  dx = out * (g - sum(g * out, axis))"""
-
-    saves_output = True
-    reads_inputs = False
 
     # Primitive for speed and stability: one fused, max-shifted pass instead of five ops.
     def forward(self, x, axis=-1):
         self.axis = axis
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
+        if x.size == 0:
+            out = np.array(x, copy=True)
+        else:
+            e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+            out = e / np.sum(e, axis=axis, keepdims=True)
+        self.save(out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, out):
         return (out * (g - (g * out).sum(axis=self.axis, keepdims=True)),)
 
 
 class LogSoftmax(Function):
     """out = x - logsumexp(x, axis);  dx = g - exp(out) * sum(g, axis)"""
 
-    saves_output = True
-    reads_inputs = False
-
     # Primitive for stability: log(softmax(x)) underflows to -inf; this never does.
     def forward(self, x, axis=-1):
         self.axis = axis
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        if x.size == 0:
+            out = np.array(x, copy=True)
+        else:
+            peak = np.max(x, axis=axis, keepdims=True)
+            shifted = x - np.where(np.isfinite(peak), peak, 0)  # a row of -inf stays -inf, not nan
+            out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        self.save(out)
+        return out
 
-    def backward(self, g, out, x):
+    def backward(self, g, out):
         return (g - lib(g).exp(out) * g.sum(axis=self.axis, keepdims=True),)
-
-
-class SoftmaxCrossEntropy(Function):
-    """out = w sum_i (logsumexp(x_i) - t_i . x_i);  dx = g w (softmax(x) sum(t, 1) - t);  dt = -g w log_softmax(x)"""
-
-    # Primitive for speed and stability: cross-entropy ends every classification step,
-    # and one fused, max-shifted pass replaces log-softmax, multiply, sum, negate and the
-    # mean (each its own node on both sweeps). With one-hot targets dx is the tutorial's
-    # y_pred - y_true (over N), and it stays finite for any logits.
-    # x: logits (N, C); t: target probabilities (N, C). reduction "mean" (w = 1/N) and
-    # "sum" (w = 1) give a scalar; "none" gives the N per-sample losses (w = 1, no sum).
-    def forward(self, x, t, reduction="mean"):
-        log_probs = x - np.maximum.reduce(x, axis=1, keepdims=True)  # shifted: exp cannot overflow
-        log_probs -= np.log(np.add.reduce(np.exp(log_probs), axis=1, keepdims=True))
-        self.log_probs = log_probs
-        self.reduced = reduction != "none"
-        self.weight = 1.0 / x.shape[0] if reduction == "mean" else 1.0
-        if self.reduced:  # vdot: the sum of t * log_probs in one pass, without the product array
-            return np.asarray(-np.vdot(t, log_probs) * self.weight)
-        return -(t * log_probs).sum(axis=1)
-
-    def backward(self, g, out, x, t):
-        g = g * self.weight if self.reduced else g.reshape((-1, 1))
-        # recorded (create_graph) mode recomputes log-softmax as a graph op, so the
-        # gradient is itself differentiable; the plain mode reuses the forward's array
-        log_probs = self.log_probs if lib(g) is np else x.log_softmax(axis=1)
-        nx, nt = self.needs_input_grad
-        gx = g * (lib(g).exp(log_probs) * t.sum(axis=1, keepdims=True) - t) if nx else None
-        gt = -g * log_probs if nt else None
-        return gx, gt
 
 
 # ----------------------------------------------------------------------------- movement
@@ -463,109 +442,88 @@ class SoftmaxCrossEntropy(Function):
 class Reshape(Function):
     """out = x.reshape(shape);  dx = g.reshape(x.shape)"""
 
-    returns_view = True
-    reads_inputs = False
-
     def forward(self, x, shape=()):
+        self.shape = x.shape
         try:
-            return np.reshape(x, shape)
+            return _read_only_view(np.reshape(x, shape), x)
         except ValueError:
             raise ShapeError(f"reshape: cannot reshape a tensor of shape {np.shape(x)} into {shape}") from None
 
-    def backward(self, g, out, x):
-        return (g.reshape(x.shape),)
+    def backward(self, g):
+        return (g.reshape(self.shape),)
 
 
 class Transpose(Function):
     """out = x.transpose(axes);  dx = g.transpose(argsort(axes))"""
 
-    returns_view = True
-    reads_inputs = False
-
     def forward(self, x, axes=None):
-        self.axes = tuple(range(np.ndim(x)))[::-1] if axes is None else tuple(axes)
+        ndim = np.ndim(x)
+        self.axes = tuple(range(ndim))[::-1] if axes is None else tuple(axes)
         try:
-            return np.transpose(x, self.axes)
-        except ValueError:
-            raise ShapeError(f"transpose: axes {axes} do not fit a tensor of shape {np.shape(x)}") from None
+            if len(normalize_axes(self.axes, ndim, "transpose")) != ndim:
+                raise ShapeError
+        except ShapeError:
+            raise ShapeError(f"transpose: axes {axes} do not fit a tensor of shape {np.shape(x)} "
+                             "(give a permutation of its axes)") from None
+        self.axes = tuple(a % ndim for a in self.axes)  # negative axes: normalised, or argsort below goes wrong
+        return _read_only_view(np.transpose(x, self.axes), x)
 
-    def backward(self, g, out, x):
+    def backward(self, g):
         return (g.transpose(tuple(np.argsort(self.axes))),)
 
 
 class BroadcastTo(Function):
     """out = broadcast_to(x, shape);  dx = sum_to_shape(g, x.shape)"""
 
-    returns_view = True
-    reads_inputs = False
-
     # "expand is sum in reverse": the engine's sum_to_shape does the reduction.
     def forward(self, x, shape=()):
         try:
-            return np.broadcast_to(x, shape)
+            return np.broadcast_to(x, shape)  # read-only already
         except ValueError:
             raise ShapeError(f"broadcast_to: cannot broadcast shape {np.shape(x)} to {tuple(shape)}") from None
 
-    def backward(self, g, out, x):
+    def backward(self, g):
         return (g,)
 
 
 class Index(Function):
     """out = x[index];  dx = zeros_like(x) with g added at index (repeats accumulate)"""
 
-    returns_view = True
-    reads_inputs = False
-
     def forward(self, x, index=None):
-        self.index = _own_copy(index)
+        self.index, self.shape = _own_copy(index), x.shape
         try:
-            return x[index]
+            return _read_only_view(np.asarray(x[index]), x)
         except IndexError as e:
             raise IndexError(f"index: {e} (tensor of shape {np.shape(x)})") from None
 
-    def backward(self, g, out, x):
-        if lib(g) is np:
-            return (_scatter_add(g, x.shape, self.index),)
-        return (IndexAdd.apply(g, shape=x.shape, index=self.index),)
+    def backward(self, g):
+        return (IndexAdd.call(g, shape=self.shape, index=self.index),)
 
 
 class IndexAdd(Function):
     """out = zeros(shape) with g added at index;  dg = out_grad[index]   (Index's backward)"""
 
-    reads_inputs = False
-
     def forward(self, g, shape=(), index=None):
         self.index = index
-        return _scatter_add(g, shape, index)
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g  # basic and boolean indices never repeat an element
+        else:
+            np.add.at(out, index, g)
+        return out
 
-    def backward(self, gg, out, g):
+    def backward(self, gg):
         return (gg[self.index],)
 
 
 def _is_basic(index):
     """True when an index has no integer arrays, so no element can repeat."""
     parts = index if isinstance(index, tuple) else (index,)
-    for p in parts:
-        if isinstance(p, np.ndarray) and p.dtype != bool:
-            return False
-        if isinstance(p, (list, tuple)):
-            return False
-    return True
-
-
-def _scatter_add(g, shape, index):
-    out = np.zeros(shape, dtype=g.dtype)
-    if _is_basic(index):
-        out[index] = g  # basic and boolean indices never repeat an element
-    else:
-        np.add.at(out, index, g)
-    return out
+    return not any(isinstance(p, (list, tuple)) or isinstance(p, np.ndarray) and p.dtype != bool for p in parts)
 
 
 class Concatenate(Function):
     """out = concatenate(xs, axis);  dxs = the slices of g along axis"""
-
-    reads_inputs = False
 
     def forward(self, *xs, axis=0):
         try:
@@ -577,7 +535,7 @@ class Concatenate(Function):
         self.bounds = np.cumsum([0] + [np.shape(x)[self.axis] for x in xs])
         return out
 
-    def backward(self, g, out, *xs):
+    def backward(self, g):
         lead = (slice(None),) * self.axis
         return tuple(
             g[lead + (slice(int(a), int(b)),)] if need else None
@@ -595,7 +553,7 @@ class Pad(Function):
             return np.array(x, copy=True)
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
-    def backward(self, g, out, x):
+    def backward(self, g):
         return (g[self.inside],)
 
 
@@ -612,14 +570,12 @@ class Im2Col(Function):
     """out[n, c, p, q, i, j] = x[n, c, i*sh + p, j*sw + q];  dx = col2im(g)   (windows' gradients added back)"""
 
     def forward(self, x, kernel_size=(1, 1), stride=(1, 1)):
-        self.kernel_size, self.stride = kernel_size, stride
+        self.kernel_size, self.stride, self.shape = kernel_size, stride, np.shape(x)
         _check_windows(np.shape(x), kernel_size, stride)  # before NumPy sees it, for a clear message
         return _im2col(x, kernel_size, stride)
 
-    def backward(self, g, out, x):
-        if lib(g) is np:
-            return (_col2im(g, x.shape, self.kernel_size, self.stride),)
-        return (Col2Im.apply(g, shape=x.shape, kernel_size=self.kernel_size, stride=self.stride),)
+    def backward(self, g):
+        return (Col2Im.call(g, shape=self.shape, kernel_size=self.kernel_size, stride=self.stride),)
 
 
 class Col2Im(Function):
@@ -629,10 +585,8 @@ class Col2Im(Function):
         self.kernel_size, self.stride = kernel_size, stride
         return _col2im(g, shape, kernel_size, stride)
 
-    def backward(self, gg, out, g):
-        if lib(gg) is np:
-            return (_im2col(gg, self.kernel_size, self.stride),)
-        return (Im2Col.apply(gg, kernel_size=self.kernel_size, stride=self.stride),)
+    def backward(self, gg):
+        return (Im2Col.call(gg, kernel_size=self.kernel_size, stride=self.stride),)
 
 
 def _check_windows(shape, kernel_size, stride):
@@ -672,10 +626,6 @@ def _col2im(g, shape, kernel_size, stride):
     return dx
 
 
-PRIMITIVES = (
-    Neg, Exp, Log, Sin, Cos, Tanh, Sigmoid, Relu, LeakyRelu, Abs, Clip, Cast,
-    Add, Sub, Mul, Div, Pow, Maximum, Where, MatMul,
-    Sum, Max, Softmax, LogSoftmax, SoftmaxCrossEntropy,
-    Reshape, Transpose, BroadcastTo, Index, IndexAdd, Concatenate, Pad, Im2Col, Col2Im,
-)
-"""Every primitive op class, grouped as above: unary, binary, reductions, movement."""
+PRIMITIVES = tuple(op for op in list(globals().values()) if isinstance(op, type) and issubclass(op, Function)
+                   and op is not Function)
+"""Every primitive op class, in the order of this file (derived: a new class here is one automatically)."""

@@ -25,7 +25,7 @@ from ..engine import ops
 from ..engine import random as _random
 from ..engine.function import ShapeError
 from ..engine.tensor import Tensor, get_default_dtype
-from .module import Module, Parameter
+from .module import Module, Parameter, layer_input
 
 __all__ = ["im2col", "conv2d", "max_pool2d", "avg_pool2d", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten"]
 
@@ -89,13 +89,14 @@ def conv2d(x, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0) -
     Returns (N, O, OH, OW) with out[n, o, i, j] = bias[o] + sum over c, p, q of
     weight[o, c, p, q] * x_padded[n, c, i*sh + p, j*sw + q].
     """
-    x = x if isinstance(x, Tensor) else Tensor._make(np.asarray(weight._operand(x)))
+    x = x if isinstance(x, Tensor) else np.asarray(x)
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must have shape (out_channels, in_channels, kh, kw), got {weight.shape}")
     out_channels, in_channels, kh, kw = weight.shape
     _check_images(x, "conv2d", in_channels)
     if bias is not None and bias.shape != (out_channels,):
         raise ShapeError(f"conv2d: bias must have shape ({out_channels},) for weight {weight.shape}, got {bias.shape}")
+    x = layer_input(x, weight, "conv2d")
     stride, padding = _pair(stride, "conv2d: stride"), _pair(padding, "conv2d: padding", minimum=0)
     cols = im2col(_padded(x, padding, "conv2d", (kh, kw)), (kh, kw), stride)  # (N, C, kh, kw, OH, OW)
     n, out_h, out_w = cols.shape[0], cols.shape[4], cols.shape[5]
@@ -168,9 +169,10 @@ class Conv2d(Module):
         self.bias = Parameter(np.zeros(self.out_channels, dtype=dtype)) if bias else None
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor._make(np.asarray(self.weight._operand(x)))
+        x = x if isinstance(x, Tensor) else np.asarray(x)
         _check_images(x, repr(self), self.in_channels)
         _check_kernel_fits(x.shape, self.padding, self.kernel_size, repr(self))
+        x = layer_input(x, self.weight, repr(self))
         return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     def extra_repr(self) -> str:

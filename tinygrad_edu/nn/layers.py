@@ -13,7 +13,7 @@ from ..engine.function import ShapeError
 from ..engine.tensor import Tensor, dtype_or_default
 from . import functional as F
 from . import init as initializers
-from .module import Module, Parameter
+from .module import Module, Parameter, layer_input
 
 
 def _dtype(dtype) -> np.dtype:
@@ -61,7 +61,7 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}): expected input with {self.in_features} "
                 f"features, got shape {tuple(shape)}"
             )
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(layer_input(x, self.weight, repr(self)), self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -94,7 +94,7 @@ class Perceptron(Module):
         if len(shape) == 0 or shape[-1] != self.input_size:
             raise ShapeError(f"Perceptron({self.input_size}): expected input with {self.input_size} features, "
                              f"got shape {tuple(shape)}")
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(layer_input(x, self.weight, repr(self)), self.weight, self.bias)
 
     def forward(self, x):
         return self._score(x).sigmoid()

@@ -3,8 +3,8 @@
 Every loss takes ``reduction``: ``"mean"`` (the default: the average over the batch,
 as the tutorial's ``/ m``), ``"sum"``, or ``"none"`` (one value per sample).
 
-Cross-entropy is computed from the *logits* through a fused, max-shifted
-log-softmax (``ops.SoftmaxCrossEntropy``), never as ``log(softmax(x))``: the
+Cross-entropy is computed from the *logits* through the max-shifted log-softmax
+primitive (``ops.LogSoftmax``), never as ``log(softmax(x))``: the
 latter underflows to ``log(0) = -inf`` once two logits differ by more than ~100
 (float32), which is why the tutorial has to clip its probabilities to 1e-15.
 The gradient with respect to the logits is still ``(softmax(x) - y) / N``: the
@@ -16,9 +16,8 @@ import math
 
 import numpy as np
 
-from ..engine import ops
 from ..engine.function import ShapeError
-from ..engine.functional import maximum, where
+from ..engine.composed import maximum, where
 from ..engine.tensor import Tensor
 from .module import Module
 
@@ -115,14 +114,14 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     target  class indices (N,) of an integer dtype, or one-hot / probabilities (N, C)
     returns a scalar (``"mean"``/``"sum"``) or (N,) for ``"none"``
 
-    loss_i = logsumexp(logits_i) - sum_c target_ic * logits_ic, finite for logits of any size.
+    loss_i = logsumexp(logits_i) - sum_c target_ic * logits_ic, finite for logits of any size:
+    composed as ``nll_loss(log_softmax(logits), target)``.
     """
     logits = _tensor(logits)
     _check_scores("cross_entropy", logits)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: unknown reduction {reduction!r}; use one of {sorted(_REDUCTIONS)}")
-    probabilities = _class_probabilities("cross_entropy", logits, target)
-    return ops.SoftmaxCrossEntropy.apply(logits, probabilities, reduction=reduction)
+    return _nll("cross_entropy", logits.log_softmax(axis=1), logits, target, reduction)
 
 
 def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
@@ -133,8 +132,16 @@ def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
     """
     log_probs = _tensor(log_probs)
     _check_scores("nll_loss", log_probs)
-    probabilities = _class_probabilities("nll_loss", log_probs, target)
-    return _reduce(-(log_probs * probabilities).sum(axis=1), reduction, "nll_loss")
+    return _nll("nll_loss", log_probs, log_probs, target, reduction)
+
+
+def _nll(op, log_probs, scores, target, reduction):
+    """-log_probs picked at the target classes (indices: one gather), or weighted by target probabilities."""
+    probabilities = _class_probabilities(op, scores, target)
+    data = _target_array(target)
+    if data.ndim == 1:  # class indices, checked above: pick one log-probability per row
+        return _reduce(-log_probs[np.arange(data.shape[0]), data], reduction, op)
+    return _reduce(-(log_probs * probabilities).sum(axis=1), reduction, op)
 
 
 def _check_same_shape(op: str, x: Tensor, target):

@@ -225,3 +225,20 @@ class Module:
             lines.append(f"  ({name}): {body}")
         lines.append(")")
         return "\n".join(lines)
+
+
+def layer_input(x, like: Tensor, layer: str) -> Tensor:
+    """``x`` as a Tensor in the dtype of the layer's parameter ``like``.
+
+    Plain data (an ndarray, a list) and integer tensors are cast, so a float32 layer
+    never silently computes in float64; a Tensor of another float dtype is refused,
+    naming both dtypes, since casting it would cut it from its graph or hide a mix-up.
+    """
+    if not isinstance(x, Tensor):
+        return Tensor._make(np.asarray(x, dtype=like.dtype))
+    if x.dtype == like.dtype:
+        return x
+    if x.dtype.kind == "f":
+        raise TypeError(f"{layer}: the input is {x.dtype} but the layer's parameters are {like.dtype}; convert one "
+                        f"of them (x.astype(np.{like.dtype}), or build the layer with dtype=np.{x.dtype})")
+    return Tensor._make(x.data.astype(like.dtype))

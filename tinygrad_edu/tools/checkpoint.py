@@ -34,7 +34,8 @@ from collections.abc import Mapping
 import numpy as np
 import safetensors.numpy
 
-from ..engine.tensor import Tensor, from_numpy
+from ..engine.creation import from_numpy
+from ..engine.tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError"]
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..engine.tensor import Tensor, grad
+from ..engine.tensor import Tensor
+from ..guards.capture import grad
 
 
 class GradcheckError(AssertionError):

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..engine import functional as F
+from ..engine import composed as F
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ REGISTRY: tuple = (
     _unary("exp", np.exp),
     _unary("log", np.log, low=0.2, high=3.0),
     _unary("sqrt", np.sqrt, low=0.2, high=3.0),
-    _unary("abs", np.abs, min_abs=0.05),
+    _unary("abs", np.abs, min_abs=0.05, covers=_both("abs") + ("Tensor.__abs__",)),
     _unary("sin", np.sin),
     _unary("cos", np.cos),
     _unary("tanh", np.tanh),
@@ -98,15 +98,19 @@ REGISTRY: tuple = (
            covers=_both("leaky_relu"), min_abs=0.05),
     OpSpec("clip", lambda x: x.clip(-1.0, 1.0), lambda x: np.clip(x, -1.0, 1.0), covers=_both("clip"),
            low=-3.0, high=3.0, min_abs=0.05, second_order=True),
-    OpSpec("neg", lambda x: -x, np.negative, covers=("Tensor.__neg__", "Tensor.__pos__")),
+    OpSpec("neg", lambda x: -x, np.negative, covers=("Tensor.__neg__", "Tensor.__pos__", "tg.negative")),
+    # piecewise constant: zero gradient, checked away from the jumps
+    _unary("sign", np.sign, min_abs=0.05),
+    OpSpec("round", lambda x: x.round(1), lambda x: np.round(x, 1), covers=_both("round"), low=0.02, high=0.04),
     OpSpec("astype", lambda x: x.astype(np.float64) * 1.0, lambda x: x * 1.0,
-           covers=("Tensor.astype", "Tensor.double", "Tensor.float")),
+           covers=("Tensor.astype", "Tensor.double", "Tensor.float", "tg.astype")),
     # ---- broadcasting binary (operators and their reflected forms)
-    _binary("add", lambda x, y: x + y, np.add, ("Tensor.__add__",)),
-    _binary("sub", lambda x, y: x - y, np.subtract, ("Tensor.__sub__",)),
-    _binary("mul", lambda x, y: x * y, np.multiply, ("Tensor.__mul__",)),
-    _binary("div", lambda x, y: x / y, np.divide, ("Tensor.__truediv__",), min_abs=0.3),
-    _binary("pow", lambda x, y: x**y, np.power, ("Tensor.__pow__",), low=0.3, high=2.0),
+    _binary("add", lambda x, y: x + y, np.add, ("Tensor.__add__", "tg.add")),
+    _binary("sub", lambda x, y: x - y, np.subtract, ("Tensor.__sub__", "tg.subtract")),
+    _binary("mul", lambda x, y: x * y, np.multiply, ("Tensor.__mul__", "tg.multiply")),
+    _binary("div", lambda x, y: x / y, np.divide, ("Tensor.__truediv__", "tg.divide"), min_abs=0.3),
+    _binary("pow", lambda x, y: x**y, np.power, ("Tensor.__pow__", "tg.power"), low=0.3, high=2.0),
+    OpSpec("dot", F.dot, np.dot, "any", ("tg.dot",), shapes=((2, 3), (3,))),
     _binary("maximum", F.maximum, np.maximum, ("tg.maximum",), distinct=True),
     _binary("minimum", F.minimum, np.minimum, ("tg.minimum",), distinct=True),
     _binary("where", lambda x, y: F.where(x.data > 0, x, y), lambda x, y: np.where(x > 0, x, y),
@@ -129,7 +133,7 @@ REGISTRY: tuple = (
     _reduce("var", np.var),
     # std is not differentiable where the variance is 0, so it gets fixed shapes of distinct values
     OpSpec("std", lambda x: x.std(axis=0) + x.std(axis=(0, 1), keepdims=True),
-           lambda x: np.std(x, axis=0) + np.std(x, axis=(0, 1), keepdims=True), "any", ("Tensor.std",),
+           lambda x: np.std(x, axis=0) + np.std(x, axis=(0, 1), keepdims=True), "any", _both("std"),
            distinct=True, shapes=((3, 2),)),
     _reduce("logsumexp", _np_logsumexp),
     OpSpec("softmax", lambda x: x.softmax(axis=-1), _np_softmax, covers=_both("softmax"), min_dims=1),
@@ -140,7 +144,7 @@ REGISTRY: tuple = (
     # ---- movement
     OpSpec("reshape", lambda x: x.reshape(-1), lambda x: x.reshape(-1), covers=("Tensor.reshape", "tg.reshape")),
     OpSpec("transpose", lambda x: x.transpose(), np.transpose, covers=("Tensor.transpose", "tg.transpose", "Tensor.T")),
-    OpSpec("swapaxes", lambda x: x.swapaxes(0, -1), lambda x: np.swapaxes(x, 0, -1), covers=("Tensor.swapaxes",),
+    OpSpec("swapaxes", lambda x: x.swapaxes(0, -1), lambda x: np.swapaxes(x, 0, -1), covers=_both("swapaxes"),
            min_dims=1),
     OpSpec("flatten", lambda x: x.flatten(), lambda x: x.reshape(-1), covers=_both("flatten")),
     OpSpec("squeeze", lambda x: x.squeeze(), np.squeeze, covers=_both("squeeze")),
@@ -163,7 +167,7 @@ REGISTRY: tuple = (
 """One row per public differentiable op; the test suite sweeps it with hypothesis-drawn shapes."""
 
 NOT_DIFFERENTIABLE = frozenset({
-    "Tensor.argmax", "Tensor.argmin", "tg.argmax", "Tensor.sign",
+    "Tensor.argmax", "Tensor.argmin", "tg.argmax", "tg.argmin",
     "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__",
     "Tensor.__and__", "Tensor.__or__", "Tensor.__invert__",
 })

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+import threading
+
+from ..engine import events
 from ..engine.autograd import run_backward
-from ..engine.ops import sum_to_shape
-from ..engine.tensor import Tensor, _seed_gradient
+from ..engine.tensor import Tensor, seed_gradient
 from .viz import (
     SMALL_SIZE,
     Decoration,
@@ -33,6 +35,7 @@ from .viz import (
     arg_names,
     backward_rule,
     describe_array,
+    draw_graph,
     shape_text,
     tensor_names,
     walk,
@@ -87,16 +90,23 @@ class TraceStep:
         return f"<TraceStep {self.index}: {self.op}, g {shape_text(self.upstream.shape)}, {self.rule}>"
 
 
-def _record(index, tensor, ctx, g, input_grads) -> TraceStep:
+def _record(index, tensor, ctx, g, passed_grads) -> TraceStep:
     names = arg_names(ctx, len(ctx.inputs))
-    passed = []
-    for i, (inp, grad, need) in enumerate(zip(ctx.inputs, input_grads, ctx.needs_input_grad)):
-        if grad is None or not need:
-            passed.append(PassedGradient(i, names[i], inp, None))
-            continue
-        grad = sum_to_shape(np.asarray(grad), inp.shape).astype(inp.dtype, copy=True)
-        passed.append(PassedGradient(i, names[i], inp, grad))
-    return TraceStep(index, ctx, tensor, np.array(g, copy=True), tuple(passed))
+    passed = tuple(PassedGradient(i, names[i], inp, None if grad is None else np.array(grad, copy=True))
+                   for i, (inp, grad) in enumerate(zip(ctx.inputs, passed_grads)))
+    return TraceStep(index, ctx, tensor, np.array(g, copy=True), passed)
+
+
+class _Recorder(events.Observer):
+    """Watches the engine's ``node_swept`` event in one thread: each step's upstream gradient and what it
+    passed on, already summed to each input's shape (copies: the engine may add into them later)."""
+
+    def __init__(self):
+        self.steps, self.thread = [], threading.get_ident()
+
+    def node_swept(self, node, out, g, grads):
+        if threading.get_ident() == self.thread:
+            self.steps.append(_record(len(self.steps) + 1, out, node, g, grads))
 
 
 def trace_backward(loss, gradient=None, params=None, retain_graph=False) -> Trace:
@@ -110,13 +120,13 @@ def trace_backward(loss, gradient=None, params=None, retain_graph=False) -> Trac
             "trace_backward: the loss must be a Tensor that requires grad (build it from tensors "
             "created with requires_grad=True)"
         )
-    seed = _seed_gradient(loss, gradient, False, "trace_backward")
-    steps = []
-
-    def tracer(tensor, ctx, g, input_grads):
-        steps.append(_record(len(steps) + 1, tensor, ctx, g, input_grads))
-
-    run_backward([loss], [seed], retain_graph=retain_graph, tracer=tracer)
+    seed = seed_gradient(loss, gradient, False, "trace_backward")
+    recorder = events.attach(_Recorder())
+    try:
+        run_backward([loss], [seed], retain_graph=retain_graph)
+    finally:
+        events.detach(recorder)
+    steps = recorder.steps
     return Trace(loss, np.array(seed, copy=True), steps, params)
 
 
@@ -311,3 +321,44 @@ def render_trace(trace: Trace, folder, format="png", rankdir="TB") -> list:
         picture = trace._frame(k, received, rankdir)
         paths.append(write_picture(picture, folder / f"step_{k:0{width}d}.{format}", format))
     return paths
+
+
+# ---------------------------------------------------------------------------- one training step, drawn
+
+
+def step_graph(forward, x, target, loss_fn=None, params=None, show_grads=True):
+    """The graph of one training step: ``loss_fn(forward(x), target)`` and its backward pass.
+
+    forward     a model (or a bound method such as ``mlp.logits``) applied to the batch ``x``
+    loss_fn     default: ``nn.functional.cross_entropy``
+    params      names for the tensors (usually the model), as for ``draw_graph``
+    show_grads  each tensor shows the gradient it received (recorded by ``tg.trace_backward``)
+
+    The backward pass accumulates into the parameters' ``.grad`` like any other:
+    call ``zero_grad()`` afterwards if the model trains on.
+    """
+    if loss_fn is None:
+        from ..nn.functional import cross_entropy as loss_fn
+    loss = loss_fn(forward(x), target)
+    loss.name = "loss"
+    trace = trace_backward(loss, params=params)
+    return draw_graph(loss, params=params, show_grads=trace if show_grads else False)
+
+
+def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_size=8):
+    """The graph of one training step of an MLP: forward, cross-entropy loss, backward.
+
+    ``layer_sizes`` such as (4, 16, 8, 3) and one activation name per layer. The
+    data is a seeded random batch; ``seed`` also seeds the package's generator, so
+    the weights are repeatable. With ``show_grads`` every tensor shows the gradient
+    it received (recorded by ``tg.trace_backward``).
+    """
+    from ..engine.random import generator, manual_seed
+    from ..nn import MLP
+
+    manual_seed(seed)
+    model = MLP(layer_sizes, activations)
+    rng = generator(seed)
+    x = Tensor(rng.standard_normal((batch_size, layer_sizes[0])).astype(model.layers[0].weight.dtype), name="x")
+    labels = Tensor(rng.integers(0, layer_sizes[-1], size=batch_size), name="labels")
+    return step_graph(model.logits, x, labels, params=model, show_grads=show_grads)

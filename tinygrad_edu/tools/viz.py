@@ -133,15 +133,16 @@ def backward_rule(ctx) -> str:
     return rule.split(";", 1)[1].strip() if ";" in rule else rule
 
 
-_BACKWARD_PARAMS = {}  # op class -> the parameters of its backward after (self, g, out)
+_FORWARD_PARAMS = {}  # op class -> the positional parameters of its forward after self
 
 
 def arg_names(ctx, count: int) -> list:
-    """Names of an op's inputs, read from its backward signature: ``['x', 'y']``, ``['xs[0]', ...]``."""
+    """Names of an op's inputs, read from its forward signature: ``['x', 'y']``, ``['xs[0]', ...]``."""
     cls = type(ctx)
-    if cls not in _BACKWARD_PARAMS:
-        _BACKWARD_PARAMS[cls] = list(inspect.signature(cls.backward).parameters.values())[3:]
-    params = _BACKWARD_PARAMS[cls]
+    if cls not in _FORWARD_PARAMS:
+        _FORWARD_PARAMS[cls] = [p for p in list(inspect.signature(cls.forward).parameters.values())[1:]
+                                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY, p.VAR_POSITIONAL)]
+    params = _FORWARD_PARAMS[cls]
     rest = params[-1] if params and params[-1].kind is inspect.Parameter.VAR_POSITIONAL else None
     fixed = len(params) - (rest is not None)
     names = []
@@ -736,43 +737,3 @@ def render_graph(outputs, path, format=None, **opts) -> Path:
 
     digraph = outputs if isinstance(outputs, graphviz.Digraph) else draw_graph(outputs, **opts)
     return write_picture(digraph, path, format)
-
-
-def step_graph(forward, x, target, loss_fn=None, params=None, show_grads=True):
-    """The graph of one training step: ``loss_fn(forward(x), target)`` and its backward pass.
-
-    forward     a model (or a bound method such as ``mlp.logits``) applied to the batch ``x``
-    loss_fn     default: ``nn.functional.cross_entropy``
-    params      names for the tensors (usually the model), as for ``draw_graph``
-    show_grads  each tensor shows the gradient it received (recorded by ``tg.trace_backward``)
-
-    The backward pass accumulates into the parameters' ``.grad`` like any other:
-    call ``zero_grad()`` afterwards if the model trains on.
-    """
-    from .trace import trace_backward
-
-    if loss_fn is None:
-        from ..nn.functional import cross_entropy as loss_fn
-    loss = loss_fn(forward(x), target)
-    loss.name = "loss"
-    trace = trace_backward(loss, params=params)
-    return draw_graph(loss, params=params, show_grads=trace if show_grads else False)
-
-
-def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_size=8):
-    """The graph of one training step of an MLP: forward, cross-entropy loss, backward.
-
-    ``layer_sizes`` such as (4, 16, 8, 3) and one activation name per layer. The
-    data is a seeded random batch; ``seed`` also seeds the package's generator, so
-    the weights are repeatable. With ``show_grads`` every tensor shows the gradient
-    it received (recorded by ``tg.trace_backward``).
-    """
-    from ..engine.random import generator, manual_seed
-    from ..nn import MLP
-
-    manual_seed(seed)
-    model = MLP(layer_sizes, activations)
-    rng = generator(seed)
-    x = Tensor(rng.standard_normal((batch_size, layer_sizes[0])).astype(model.layers[0].weight.dtype), name="x")
-    labels = Tensor(rng.integers(0, layer_sizes[-1], size=batch_size), name="labels")
-    return step_graph(model.logits, x, labels, params=model, show_grads=show_grads)
