@@ -1,7 +1,7 @@
 """The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
 
     tinygrad-edu demo [iris|moons|spirals|digits] [--epochs N] [--lr LR] [--batch-size N]
-                      [--optimizer sgd|momentum|adam] [--seed N] [--out DIR]
+                      [--optimizer sgd|momentum|adam] [--seed N] [--out DIR] [--compile]
     tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
     tinygrad-edu gradcheck [--only NAME ...]
     tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N] [--check-fair]
@@ -76,12 +76,14 @@ def _demo_arguments(parser):
                         help=f"seeds the split, the initial weights and the shuffling (default: {demo.DEFAULT_SEED})")
     parser.add_argument("--out", default=demo.DEFAULT_OUT, metavar="DIR",
                         help=f"folder for the pictures, report and weights (default: ./{demo.DEFAULT_OUT})")
+    parser.add_argument("--compile", action="store_true",
+                        help="capture the training step once and replay it (tg.compile): the same results, faster")
 
 
 def _run_demo(args) -> int:
     out = writable_folder(args.out)  # before training, so a bad folder fails at once
     demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                  optimizer=args.optimizer, seed=args.seed)
+                  optimizer=args.optimizer, seed=args.seed, compile=args.compile)
     return 0
 
 

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..engine import events
 from ..engine.function import ShapeError
 from ..engine.composed import maximum, where
 from ..engine.tensor import Tensor
@@ -58,35 +59,36 @@ def _check_finite(op: str, data: np.ndarray) -> None:
         raise ValueError(f"{op}: target contains {kind} (first positions {bad}, target shape {data.shape})")
 
 
+@events.replayed
+def _check_class_indices(op: str, scores: Tensor, data: np.ndarray) -> None:
+    """Class indices (N,) must be integers in [0, C) for scores (N, C) (checked again at every compiled replay)."""
+    n, c = scores.shape
+    _check_finite(op, data)
+    if data.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: a 1-D target holds class indices and must have an integer dtype, got {data.dtype} "
+            f"(shape {data.shape}); use target.astype(int), or pass one-hot/probabilities of shape {(n, c)}"
+        )
+    if data.shape[0] != n:
+        raise ShapeError(f"{op}: target has {data.shape[0]} class indices for a batch of {n} "
+                         f"(logits shape {scores.shape})")
+    if n and (data.min() < 0 or data.max() >= c):  # a negative index would silently count from the end
+        bad = sorted(set(data[(data < 0) | (data >= c)].tolist()))[:5]
+        raise ValueError(
+            f"{op}: target class indices {bad} are out of range for {c} classes (logits shape {scores.shape}); "
+            f"indices must lie in [0, {c - 1}]"
+        )
+
+
+@events.replayed
 def _class_probabilities(op: str, scores: Tensor, target):
     """The target as an (N, C) array or Tensor of class probabilities, checked against ``scores`` (N, C).
 
-    Accepts class indices (N,) of an integer dtype, or one-hot/probabilities (N, C).
+    Accepts one-hot/probabilities (N, C); class indices (N,) go through ``_check_class_indices`` instead.
     """
     data = _target_array(target)
     n, c = scores.shape
     _check_finite(op, data)
-    if data.ndim == 1:
-        if data.dtype.kind not in "iu":
-            raise TypeError(
-                f"{op}: a 1-D target holds class indices and must have an integer dtype, got {data.dtype} "
-                f"(shape {data.shape}); use target.astype(int), or pass one-hot/probabilities of shape {(n, c)}"
-            )
-        if data.shape[0] != n:
-            raise ShapeError(f"{op}: target has {data.shape[0]} class indices for a batch of {n} "
-                             f"(logits shape {scores.shape})")
-        onehot = np.zeros((n, c), dtype=scores.dtype)
-        try:  # an index >= c fails the assignment; a negative one would count from the end
-            if data.min() < 0:
-                raise IndexError
-            onehot[np.arange(n), data] = 1
-        except IndexError:
-            bad = sorted(set(data[(data < 0) | (data >= c)].tolist()))[:5]
-            raise ValueError(
-                f"{op}: target class indices {bad} are out of range for {c} classes (logits shape {scores.shape}); "
-                f"indices must lie in [0, {c - 1}]"
-            ) from None
-        return onehot
     if data.ndim != 2 or data.shape != scores.shape:
         raise ShapeError(
             f"{op}: target of shape {data.shape} does not fit logits of shape {scores.shape}; "
@@ -135,13 +137,19 @@ def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
     return _nll("nll_loss", log_probs, log_probs, target, reduction)
 
 
+@events.replayed
+def _rows(n: int) -> np.ndarray:
+    """0, 1, ..., n-1: the row of each class index (a compiled step makes it again at every replay)."""
+    return np.arange(n)
+
+
 def _nll(op, log_probs, scores, target, reduction):
     """-log_probs picked at the target classes (indices: one gather), or weighted by target probabilities."""
-    probabilities = _class_probabilities(op, scores, target)
     data = _target_array(target)
-    if data.ndim == 1:  # class indices, checked above: pick one log-probability per row
-        return _reduce(-log_probs[np.arange(data.shape[0]), data], reduction, op)
-    return _reduce(-(log_probs * probabilities).sum(axis=1), reduction, op)
+    if data.ndim == 1:  # class indices: pick one log-probability per row
+        _check_class_indices(op, scores, data)
+        return _reduce(-log_probs[_rows(data.shape[0]), data], reduction, op)
+    return _reduce(-(log_probs * _class_probabilities(op, scores, target)).sum(axis=1), reduction, op)
 
 
 def _check_same_shape(op: str, x: Tensor, target):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from ..engine import events
 from .optimizer import Optimizer
 
 
@@ -34,6 +35,7 @@ class LRScheduler:
         """The learning rate of ``epoch`` (0 first) for a group whose initial rate is ``base_lr``."""
         raise NotImplementedError
 
+    @events.replayed
     def step(self) -> None:
         """Move to the next epoch and set its learning rate."""
         self.last_epoch += 1
