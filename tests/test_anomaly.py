@@ -171,3 +171,13 @@ def test_failed_op_releases_its_arrays_at_once():
         w.log()
     assert info.value is not None  # the traceback is still alive here ...
     w.data[0] = 1.0  # ... but w is writeable again
+
+
+def test_an_op_passing_on_a_minus_inf_its_input_held_is_not_blamed():
+    logits = leaf([[-np.inf, 0.0, 1.0]])  # a masked logit, as attention masks make them
+    with tg.detect_anomaly():
+        log_probs = logits.log_softmax(axis=-1)
+        log_probs[:, 1:].sum().backward()
+    assert np.isneginf(log_probs.data[0, 0]) and np.isfinite(logits.grad.data).all()
+    with tg.detect_anomaly(), pytest.raises(tg.AnomalyError, match=r"Mul.*1 nan.*already 1 -inf"):
+        logits.log_softmax(axis=-1) * 0.0  # -inf * 0 makes a nan: a new kind of value, so Mul is blamed

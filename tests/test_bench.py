@@ -103,6 +103,21 @@ def test_command_line_refuses_bad_options_in_one_line(argv, message, capsys):
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_an_unwritable_json_path_is_refused_before_anything_is_timed(tmp_path, capsys, monkeypatch):
+    started = []
+    monkeypatch.setattr(bench, "Worker", lambda *args: started.append(args))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    for path, message in [(blocker / "bench.json", "cannot write a file in"), (tmp_path, "is a folder"),
+                          (tmp_path / "missing" / "bench.json", "cannot write a file in")]:
+        assert cli.main(["bench", "--quick", "--scenarios", "E", "--json", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and str(path) in err and err.count("\n") == 1
+    assert started == []  # refused before the first worker started
+    bench.check_json_path(tmp_path / "b.json")  # a writable place passes (the quick runs above write one)
+    assert list(tmp_path.iterdir()) == [blocker]  # the check leaves nothing behind
+
+
 # ----------------------------------------------------------------------------- the workers
 
 

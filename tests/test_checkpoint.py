@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
-from tinygrad_edu.tools import checkpoint
+from tinygrad_edu.tools import atomic, checkpoint
 
 
 class TwoLayer(nn.Module):
@@ -175,8 +175,8 @@ def interrupt_halfway(file, payload):
 
 
 @pytest.mark.parametrize("target, replacement, error", [
-    ("_write_all", fail_halfway, OSError),
-    ("_write_all", interrupt_halfway, KeyboardInterrupt),
+    ("atomic._write_all", fail_halfway, OSError),
+    ("atomic._write_all", interrupt_halfway, KeyboardInterrupt),
     ("os.fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")), OSError),
     ("os.replace", lambda a, b: (_ for _ in ()).throw(OSError(errno.EXDEV, "cross-device")), OSError),
 ], ids=["disk-full-midway", "interrupted-midway", "fsync-fails", "rename-fails"])
@@ -184,7 +184,7 @@ def test_failed_save_leaves_previous_checkpoint_intact(monkeypatch, previous, ta
     path, old_bytes = previous
     before = folder_listing(path.parent)
     module, _, name = target.rpartition(".")
-    monkeypatch.setattr(getattr(checkpoint, module) if module else checkpoint, name, replacement)
+    monkeypatch.setattr({"atomic": atomic, "os": os}[module], name, replacement)
     with pytest.raises(error):
         tg.save({"w": np.zeros(5000), "epoch": 2}, path)
     monkeypatch.undo()
@@ -194,7 +194,7 @@ def test_failed_save_leaves_previous_checkpoint_intact(monkeypatch, previous, ta
 
 
 def test_failed_first_save_leaves_nothing(monkeypatch, tmp_path):
-    monkeypatch.setattr(checkpoint, "_write_all", fail_halfway)
+    monkeypatch.setattr(atomic, "_write_all", fail_halfway)
     with pytest.raises(OSError, match="No space"):
         tg.save({"w": np.ones(100)}, tmp_path / "new.safetensors")
     assert os.listdir(tmp_path) == []
@@ -209,6 +209,80 @@ def test_overwrite_replaces_and_uses_normal_permissions(previous):
     if os.name == "posix":
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert folder_listing(path.parent) == ["model.safetensors"]
+
+
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits, links and process ids")
+
+
+@posix_only
+def test_overwriting_keeps_the_files_permission_bits(previous):
+    path, _ = previous
+    path.chmod(0o600)
+    tg.save({"epoch": 2}, path)
+    assert path.stat().st_mode & 0o777 == 0o600 and tg.load(path)["epoch"] == 2
+    path.chmod(0o644)
+    tg.save({"epoch": 3}, path)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+@posix_only
+def test_saving_to_a_symlink_rewrites_its_target_and_keeps_the_link(tmp_path):
+    target = tmp_path / "runs" / "best.safetensors"
+    target.parent.mkdir()
+    tg.save({"epoch": 1}, target)
+    link = tmp_path / "latest.safetensors"
+    link.symlink_to(target)
+    tg.save({"epoch": 2}, link)
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert tg.load(target)["epoch"] == 2
+    assert sorted(os.listdir(tmp_path)) == ["latest.safetensors", "runs"]
+
+
+def test_errors_name_the_users_path_never_the_temporary_file(monkeypatch, tmp_path):
+    path = tmp_path / "model.safetensors"
+    monkeypatch.setattr(atomic, "_write_all", fail_halfway)
+    with pytest.raises(OSError) as info:
+        tg.save({"w": np.ones(3)}, path)
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(path)
+    assert atomic.TEMP_MARK not in str(info.value) and info.value.__cause__ is None
+    monkeypatch.undo()
+    with pytest.raises(IsADirectoryError) as info:  # the rename onto a folder fails
+        tg.save({"w": np.ones(3)}, tmp_path)
+    assert info.value.filename == str(tmp_path) and atomic.TEMP_MARK not in str(info.value)
+    with pytest.raises(FileNotFoundError) as info:
+        tg.save({"w": np.ones(3)}, tmp_path / "no-such-folder" / "m.safetensors")
+    assert "no-such-folder" in str(info.value) and atomic.TEMP_MARK not in str(info.value)
+
+
+def test_a_long_file_name_the_file_system_accepts_can_be_saved(tmp_path):
+    path = tmp_path / ("m" * 238 + ".safetensors")  # 250 characters; most file systems allow 255
+    path.write_bytes(b"probe")  # the file system takes the name itself
+    tg.save({"epoch": 1}, path)
+    assert tg.load(path)["epoch"] == 1 and os.listdir(tmp_path) == [path.name]
+
+
+@posix_only
+def test_the_next_save_removes_temporary_files_of_a_killed_save(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # a process that has exited
+    stale = tmp_path / f".model.safetensors{atomic.TEMP_MARK}-{dead_pid}-0.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    live = tmp_path / f".other.safetensors{atomic.TEMP_MARK}-{os.getppid()}-0.tmp"
+    live.write_bytes(b"a save in progress in a live process")
+    unrelated = tmp_path / ".notes.tmp"
+    unrelated.write_bytes(b"not ours")
+    tg.save({"epoch": 1}, tmp_path / "other.safetensors")
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, unrelated.name, "other.safetensors"])
+
+
+def test_masked_arrays_are_refused_not_saved_without_their_mask(tmp_path):
+    masked = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
+    with pytest.raises(TypeError, match=r"state\['stats'\]\['x'\] is a masked array.*lose the mask"):
+        tg.save({"stats": {"x": masked}}, tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()
 
 
 # ---------------------------------------------------------------------------- damaged and hostile files
@@ -347,6 +421,29 @@ def test_hostile_sizes_allocate_no_more_than_the_file(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < size + 100_000
+
+
+def test_a_hostile_structure_cannot_make_load_allocate_many_times_the_file(tmp_path):
+    nodes = ",".join(['{"list": []}'] * 150_000)  # 12 bytes of JSON each, a few hundred bytes of objects
+    structure = '{"version": 1, "tree": {"dict": [["x", {"list": [' + nodes + "]}]]}}"
+    path = write_header(tmp_path / "dense.safetensors",
+                        {"__metadata__": {checkpoint.STRUCTURE_KEY: structure, checkpoint.CHECKSUM_KEY: "0"}})
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with pytest.raises(tg.CheckpointError, match="more than 4 times the file's"):
+            tg.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * size
+
+
+def test_save_refuses_what_load_would_refuse(tmp_path):
+    with pytest.raises(ValueError, match="keep long lists of numbers as arrays"):
+        tg.save({"x": [[] for _ in range(40_000)]}, tmp_path / "m.safetensors")
+    tg.save({"x": [[] for _ in range(1000)], "w": np.ones(10)}, tmp_path / "m.safetensors")  # small: fine
+    assert len(tg.load(tmp_path / "m.safetensors")["x"]) == 1000
 
 
 def test_missing_file_is_an_os_error(tmp_path):

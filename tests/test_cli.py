@@ -83,7 +83,11 @@ def test_gradcheck_exit_status_is_1_when_a_module_check_fails(monkeypatch, capsy
     (["demo", "--batch-size", "0"], "argument --batch-size: must be at least 1, got 0"),
     (["demo", "--lr", "-0.1"], "argument --lr: must be a positive finite number, got -0.1"),
     (["demo", "--seed", "-1"], "argument --seed: must not be negative, got -1"),
-    (["demo", "--colour"], "unrecognized arguments: --colour"),
+    (["demo", "--colour"], "unknown option --colour for demo; see --help"),
+    (["demo", "--optimiser", "adam"], "unknown option --optimiser for demo; did you mean --optimizer?"),
+    (["demo", "--epoch=3", "--batchsize", "8"], "unknown option --batchsize for demo; did you mean --batch-size?"),
+    (["graph", "--grad", "--layer-sizes=4,3"], "unknown option --layer-sizes for graph; did you mean --layers?"),
+    (["--verison"], "unknown option --verison; did you mean --version?"),
     (["gradcheck", "--only", "nonsense"], "unknown check name(s) nonsense; known: exp, "),
     (["train"], "argument COMMAND: invalid choice: 'train'"),
     (["graph", "--layers", "4,16,3", "--activations", "relu,relu,softmax"],
@@ -233,6 +237,23 @@ def test_graph_command_refuses_an_unwritable_out_file(tmp_path):
     result = run_cli("graph", "--out", str(tmp_path / "taken.svg"))
     assert result.returncode == 2 and result.stderr.startswith("tinygrad-edu: error: cannot write")
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("layers", ["1000000,1000000", "4,100000000000,3"])
+def test_graph_command_with_layers_too_large_for_memory_gives_one_line(tmp_path, layers):
+    result = run_cli("graph", "--layers", layers, "--out", str(tmp_path / "g.svg"))
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"tinygrad-edu: error: --layers {layers}: drawing one step of these layers needs about")
+    assert "GiB, more memory than is free" in line and not (tmp_path / "g.svg").exists()
+
+
+def test_graph_command_turns_a_memory_error_into_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "memory_available", lambda: None)  # a system that cannot tell
+    assert cli.main(["graph", "--layers", "1000000,1000000", "--out", str(tmp_path / "g.svg")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("tinygrad-edu: error: --layers 1000000,1000000: drawing one step of these layers "
+                           "needs more memory than is free")
 
 
 def test_graph_command_without_dot_says_what_to_install(tmp_path):

@@ -2,8 +2,11 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
+import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -191,3 +194,64 @@ def test_without_either_one_line_names_both(tmp_path):
     [line] = _skipped_lines(result.stdout)
     assert "loss_curve.png, training_step.svg" in line and "matplotlib" in line and "Graphviz" in line
     assert {path.name for path in out.iterdir()} == ALWAYS
+
+
+# ---------------------------------------------------------------------------- atomic, strict, interruptible
+
+
+def test_every_file_the_demo_writes_is_written_atomically(tmp_path, monkeypatch):
+    replaced = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        replaced.append((Path(src).name, Path(dst).name))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    demo.run_demo("moons", tmp_path, epochs=1)
+    written = {path.name for path in tmp_path.iterdir()}
+    assert written == ALWAYS | EXPECTED_FILES["moons"]
+    assert {dst for _, dst in replaced} == written  # each one renamed into place from a temporary file
+    assert all(src.startswith(".") and src.endswith(".tmp") for src, _ in replaced)
+
+
+def test_history_json_is_strict_json_with_null_for_nan_and_inf(tmp_path):
+    history = tg.train.History(loss=[0.5, float("nan"), float("inf")], accuracy=[0.5, 0.25, 0.25])
+    run = types.SimpleNamespace(settings={"lr": 1e30}, history=history, train_accuracy=0.25,
+                                test_accuracy=float("nan"))
+    path = demo._write_history(run, tmp_path / "history.json")
+
+    def refuse(token):
+        raise AssertionError(f"{token} is not JSON")
+
+    record = json.loads(path.read_text(), parse_constant=refuse)
+    assert record["loss"] == [0.5, None, None] and record["test_accuracy"] is None
+    assert record["train_accuracy"] == 0.25 and record["epochs"] == 3
+
+
+def test_ctrl_c_during_training_writes_what_it_can_and_exits_130(tmp_path):
+    out = tmp_path / "out"
+    env = dict(_path_without_dot(tmp_path), PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    code = "import sys; sys.modules['matplotlib'] = None; from tinygrad_edu.cli import main; sys.exit(main())"
+    process = subprocess.Popen([sys.executable, "-u", "-c", code, "demo", "--epochs", "1000000", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        lines = []
+        while demo.RULE not in lines:  # the rule is printed just before training starts
+            lines.append(process.stdout.readline().rstrip("\n"))
+            assert lines[-1] or process.poll() is None, lines
+        time.sleep(0.5)  # a few dozen epochs
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    history = json.loads((out / "history.json").read_text())
+    assert history["interrupted"] is True and 1 <= history["epochs"] < 1_000_000
+    assert len(history["loss"]) == history["epochs"]
+    [line] = [line for line in stdout.splitlines() if line.startswith("Interrupted after")]
+    assert line.startswith(f"Interrupted after {history['epochs']} of 1000000 epochs; wrote what the completed")
+    assert "history.json, weights.safetensors, gradients.txt" in line
+    weights = tg.load(out / "weights.safetensors")["model"]
+    assert set(weights) == set(demo.DATASETS["iris"].build_model().state_dict())

@@ -291,3 +291,77 @@ def test_perceptron_learns_and_outputs_one_probability_per_sample():
         opt.step()
     assert ((model(x).data > 0.5) == y).mean() > 0.95
     assert repr(model) == "Perceptron(3)"
+
+
+# ----------------------------------------------------------------------------- containers held in attributes
+
+
+class Heads(nn.Module):
+    """Layers kept in a dict, a nested list and a tuple, and a bare parameter in a dict."""
+
+    def __init__(self):
+        super().__init__()
+        self.heads = {"a": nn.Linear(2, 1), "b": nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.5))}
+        self.blocks = [[nn.Linear(2, 2)], (nn.BatchNorm1d(2),)]
+        self.extra = {"gain": nn.Parameter(np.ones(1, np.float32))}
+        self.loop = []
+        self.loop.append(self.loop)  # a list that holds itself must not hang the walk
+
+    def forward(self, x):
+        h = self.blocks[1][0](self.blocks[0][0](x))
+        return (self.heads["a"](h) + self.heads["b"](h).sum(axis=-1, keepdims=True)) * self.extra["gain"]
+
+
+def test_modules_in_dicts_lists_and_tuples_are_found_by_key_path():
+    model = Heads()
+    names = [name for name, _ in model.named_parameters()]
+    # a module's own parameters first, then each sub-module's (PyTorch's order)
+    assert names == ["extra.gain", "heads.a.weight", "heads.a.bias", "heads.b.0.weight", "heads.b.0.bias",
+                     "blocks.0.0.weight", "blocks.0.0.bias", "blocks.1.0.weight", "blocks.1.0.bias"]
+    assert [name for name, _ in model.named_modules()] == ["", "heads.a", "heads.b", "heads.b.0", "heads.b.1",
+                                                           "blocks.0.0", "blocks.1.0"]
+    assert len(model.parameters()) == 9
+    assert list(model.state_dict()) == names + ["blocks.1.0.running_mean", "blocks.1.0.running_var"]
+    assert not any(m.training for m in model.eval().modules())
+    assert all(m.training for m in model.train().modules())
+
+
+def test_modules_in_a_dict_are_trained_saved_and_loaded():
+    model = Heads()
+    before = {name: p.data.copy() for name, p in model.named_parameters()}
+    optimizer = tg.optim.SGD(model.parameters(), lr=0.1)
+    model(tg.Tensor(np.arange(8, dtype=np.float32).reshape(4, 2) ** 2)).sum().backward()
+    optimizer.step()
+    assert not np.array_equal(model.heads["a"].weight.data, before["heads.a.weight"])
+    copy = Heads()
+    copy.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(copy.heads["a"].weight.data, model.heads["a"].weight.data)
+    np.testing.assert_array_equal(copy.extra["gain"].data, model.extra["gain"].data)
+
+
+def test_graph_pictures_name_the_parameters_of_modules_in_a_dict():
+    model = Heads().eval()
+    source = tg.draw_graph(model(tg.ones(4, 2))).source
+    assert "heads.a.weight" in source and "heads.a: Linear" in source
+
+
+@pytest.mark.parametrize("value", [tg.zeros(3, 2), np.zeros((3, 2), np.float32), 1.0])
+def test_assigning_a_plain_value_over_a_parameter_says_how_to_update_it(value):
+    layer = nn.Linear(3, 2)
+    weight = layer.weight
+    with pytest.raises(TypeError, match=r"Linear.weight is a registered Parameter.*no_grad"):
+        layer.weight = value
+    assert layer.weight is weight and layer.parameters()[0] is weight
+    layer.weight = nn.Parameter(np.zeros((3, 2), np.float32))  # replacing it on purpose is allowed
+    layer.bias = None
+    assert [name for name, _ in layer.named_parameters()] == ["weight"]
+
+
+def test_the_update_idiom_keeps_the_parameter_registered():
+    layer = nn.Linear(3, 2)
+    layer(tg.ones(1, 3)).sum().backward()
+    with pytest.raises(TypeError, match="registered Parameter"):
+        layer.weight = layer.weight - 0.1 * layer.weight.grad  # the rebinding habit fails loudly
+    with tg.no_grad():
+        layer.weight.data = layer.weight.data - 0.1 * layer.weight.grad.data
+    assert isinstance(layer.weight, nn.Parameter) and layer.parameters()[0] is layer.weight

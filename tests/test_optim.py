@@ -274,3 +274,120 @@ def test_scheduler_state_dict_round_trip():
     other.load_state_dict(sched.state_dict())
     sched.step(), other.step()
     assert other.get_last_lr() == sched.get_last_lr() == [0.025]
+
+
+# ----------------------------------------------------------------------------- refusing what does not fit
+
+
+def _trained(cls, **kwargs):
+    tg.manual_seed(0)
+    model = nn.Linear(3, 2, dtype=np.float64)
+    opt = cls(model.parameters(), **kwargs)
+    F.cross_entropy(model(np.ones((2, 3))), np.array([0, 1])).backward()
+    opt.step()
+    return model, opt
+
+
+def _snapshot(opt):
+    return repr(opt.param_groups), {id(p): {k: np.copy(v) for k, v in s.items()} for p, s in opt.state.items()}
+
+
+def _same(a, b):
+    return a[0] == b[0] and a[1].keys() == b[1].keys() and all(
+        x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x) for x, y in zip(a[1].values(), b[1].values()))
+
+
+@pytest.mark.parametrize("source, target", [
+    ((optim.SGD, dict(lr=0.1, momentum=0.9)), (optim.Adam, {})),
+    ((optim.Adam, {}), (optim.RMSprop, {})),
+    ((optim.RMSprop, dict(momentum=0.5)), (optim.SGD, dict(lr=0.1, momentum=0.9))),
+])
+def test_another_optimizers_state_is_refused_at_load_time_changing_nothing(source, target):
+    _, other = _trained(source[0], **source[1])
+    _, opt = _trained(target[0], **target[1])
+    before = _snapshot(opt)
+    with pytest.raises(ValueError, match="another optimizer's state"):
+        opt.load_state_dict(other.state_dict())
+    assert _same(_snapshot(opt), before)
+
+
+def _with(state_dict, edit):
+    edit(state_dict)
+    return state_dict
+
+
+MALFORMED = {
+    "not-a-dict": lambda sd: ["state", "param_groups"],
+    "missing-groups": lambda sd: {"state": sd["state"]},
+    "groups-not-a-list": lambda sd: {"state": sd["state"], "param_groups": 3},
+    "buffer-wrong-shape": lambda sd: _with(sd, lambda d: d["state"][0].update(exp_avg=np.zeros(2))),
+    "buffer-not-an-array": lambda sd: _with(sd, lambda d: d["state"][0].update(exp_avg="zeros")),
+    "buffer-missing": lambda sd: _with(sd, lambda d: d["state"][1].pop("exp_avg_sq")),
+    "step-negative": lambda sd: _with(sd, lambda d: d["state"][0].update(step=-1)),
+    "step-a-float": lambda sd: _with(sd, lambda d: d["state"][0].update(step=1.5)),
+    "index-out-of-range": lambda sd: _with(sd, lambda d: d["state"].update({7: d["state"][0]})),
+    "index-a-name": lambda sd: _with(sd, lambda d: d["state"].update({"weight": d["state"][0]})),
+    "bad-lr-in-group": lambda sd: _with(sd, lambda d: d["param_groups"][0].update(lr=float("nan"))),
+    "group-without-params": lambda sd: _with(sd, lambda d: d["param_groups"][0].pop("params")),
+    "group-too-small": lambda sd: _with(sd, lambda d: d["param_groups"][0].update(params=[0])),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
+def test_a_malformed_state_is_refused_at_load_time_changing_nothing(case):
+    _, saved = _trained(optim.Adam, lr=0.5)
+    _, opt = _trained(optim.Adam, lr=0.01)
+    before = _snapshot(opt)
+    with pytest.raises(ValueError, match=r"Adam\.load_state_dict: "):
+        opt.load_state_dict(MALFORMED[case](saved.state_dict()))
+    assert _same(_snapshot(opt), before)
+
+
+def test_a_valid_state_still_loads_after_a_scheduler_added_initial_lr():
+    _, saved = _trained(optim.SGD, lr=0.1, momentum=0.9)
+    _, opt = _trained(optim.SGD, lr=0.5, momentum=0.9)
+    lr_scheduler.StepLR(opt, step_size=2)  # adds "initial_lr" to the group
+    opt.load_state_dict(saved.state_dict())
+    assert opt.lr == 0.1 and all(set(s) == {"momentum_buffer"} for s in opt.state.values())
+
+
+@pytest.mark.parametrize("cls, kwargs", [(optim.SGD, dict(lr=0.1)), (optim.Adam, {}), (optim.RMSprop, {})])
+def test_step_refuses_a_gradient_whose_shape_is_not_its_parameters(cls, kwargs):
+    w, b = tg.Tensor(np.ones((3, 2)), requires_grad=True), tg.Tensor(np.ones(2), requires_grad=True)
+    opt = cls([w, b], **kwargs)
+    w.grad, b.grad = tg.Tensor(np.ones((3, 2))), tg.Tensor(np.ones((1, 2)))  # (1, 2) would broadcast into (2,)
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(2,\) but its \.grad has shape \(1, 2\)"):
+        opt.step()
+    assert np.array_equal(w.data, np.ones((3, 2))) and opt.state == {}  # nothing changed, not even w
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=0.0), "gamma must be a finite number > 0"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=-0.5), "gamma must be a finite number > 0"),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=float("nan")), "gamma must be a finite number > 0"),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=float("inf")), "gamma must be a finite number > 0"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=2.5), "step_size must be a positive integer"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=True), "step_size must be a positive integer"),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=float("inf")), "eta_min must be a finite"),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=float("nan")), "eta_min must be a finite"),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=0.9, last_epoch=-2), "last_epoch must be a whole number"),
+])
+def test_schedulers_validate_their_values(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(_optimizer(0.1))
+
+
+def test_schedulers_accept_numpy_numbers():
+    step = lr_scheduler.StepLR(_optimizer(0.1), step_size=np.int64(2), gamma=np.float32(0.5))
+    cosine = lr_scheduler.CosineAnnealingLR(_optimizer(1.0), T_max=np.int32(10), eta_min=np.float64(0.1))
+    assert type(step.step_size) is int and type(cosine.T_max) is int
+    assert _schedule(step, 5) == [0.1, 0.1, 0.05, 0.05, 0.025]
+    assert _schedule(cosine, 11)[10] == pytest.approx(0.1)
+
+
+def test_a_schedulers_state_is_refused_by_another_kind_of_schedule():
+    step = lr_scheduler.StepLR(_optimizer(0.1), step_size=2)
+    cosine = lr_scheduler.CosineAnnealingLR(_optimizer(0.1), T_max=5)
+    with pytest.raises(ValueError, match=r"CosineAnnealingLR.load_state_dict: expected the entries"):
+        cosine.load_state_dict(step.state_dict())
+    assert cosine.T_max == 5 and not hasattr(cosine, "step_size")

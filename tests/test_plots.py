@@ -104,3 +104,20 @@ def test_misclassified_png_and_the_count_in_its_title(tmp_path, monkeypatch):
                       "Misclassified test images: 0 of 12"]
     with pytest.raises(ValueError, match="must be as many"):
         plots.plot_misclassified(images, true[:5], predicted, tmp_path / "bad.png")
+
+
+def test_without_a_path_each_plot_returns_its_figure_for_a_notebook(tmp_path):
+    from matplotlib.figure import Figure
+
+    before = set(tmp_path.iterdir())
+    figures = [
+        plots.plot_loss_curve([1.0, 0.5, 0.25]),
+        plots.plot_decision_boundary(lambda p: p[:, 0] > 0, np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([0, 1]),
+                                     resolution=10),
+        plots.plot_filters(np.ones((2, 1, 3, 3))),
+        plots.plot_misclassified(np.zeros((3, 4, 4)), np.array([0, 1, 2]), np.array([0, 2, 2])),
+    ]
+    assert all(isinstance(fig, Figure) for fig in figures)
+    assert [len(fig.axes) for fig in figures] == [2, 2, 2, 1]  # the decision boundary has its colour bar
+    assert figures[0].axes[1].get_yscale() == "log"
+    assert set(tmp_path.iterdir()) == before  # nothing written

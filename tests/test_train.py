@@ -1,6 +1,9 @@
 """The training loop, with small stand-ins for a model, a loss and an optimizer (the protocol only)."""
 import io
+import os
+import signal
 import sys
+import threading
 import types
 
 import numpy as np
@@ -232,6 +235,41 @@ def test_ctrl_c_returns_the_history_so_far(capsys):
     assert "Training interrupted during epoch 3/10; returning the history of 2 completed epoch(s)." in \
         capsys.readouterr().out
     assert not net.training  # its mode is restored even when interrupted
+
+
+class InterruptedMomentum(tg.optim.SGD):
+    """SGD with momentum that gets a real Ctrl-C (SIGINT) halfway through its 5th step."""
+
+    def __init__(self, params):
+        super().__init__(params, lr=0.1, momentum=0.9)
+        self.updates = {}  # id(parameter) -> how many times it was updated
+        self.steps = 0
+
+    def step(self, closure=None):
+        self.steps += 1
+        return super().step(closure)
+
+    def _update(self, param, grad, state, group):
+        super()._update(param, grad, state, group)
+        self.updates[id(param)] = self.updates.get(id(param), 0) + 1
+        if self.steps == 5 and not self.updates.get("signalled"):
+            self.updates["signalled"] = True
+            os.kill(os.getpid(), signal.SIGINT)  # arrives now: one parameter updated, three to go
+
+
+def test_ctrl_c_inside_an_optimizer_step_stops_after_the_whole_step(capsys):
+    assert threading.current_thread() is threading.main_thread()  # signals reach only the main thread
+    X, y = blobs(n_per_class=5)  # 3 steps an epoch: the 5th step is the second of epoch 2
+    net = TinyNet()
+    optimizer = InterruptedMomentum(net.parameters())
+    before = signal.getsignal(signal.SIGINT)
+    history = fit(net, X, y, cross_entropy, optimizer, epochs=10, batch_size=5, progress=False, verbose=False)
+    assert history.interrupted and history.epochs == 1
+    assert "Training interrupted during epoch 2/10" in capsys.readouterr().out
+    # every parameter took all 5 steps, and each has its momentum buffer: none is a step behind
+    assert [optimizer.updates[id(p)] for p in net.parameters()] == [5, 5, 5, 5] and optimizer.steps == 5
+    assert all(set(optimizer.state[p]) == {"momentum_buffer"} for p in net.parameters())
+    assert signal.getsignal(signal.SIGINT) is before  # the usual Ctrl-C handling is back
 
 
 def test_ctrl_c_from_a_callback_keeps_the_finished_epoch():

@@ -49,3 +49,15 @@ def test_report_prints_as_a_table():
     assert lines[3].split() == ["layer.weight", "(2,", "2)", "1.000e-09", "1.000e-09", "0.000e+00", "VANISHING!"]
     assert repr(tg.utils.gradient_report([w])) == "GradientReport(1 parameters, 1 flagged)"
     assert tg.utils.gradient_report([w])[0].name == "param0"
+
+
+def test_nan_and_inf_gradients_have_their_own_status_and_are_flagged():
+    broken = {name: tg.Tensor(np.zeros(3), requires_grad=True) for name in ("nan", "inf", "both", "tiny_inf")}
+    broken["nan"].grad = tg.Tensor(np.array([0.1, np.nan, 0.2]))  # the mean is NaN: no threshold fires
+    broken["inf"].grad = tg.Tensor(np.array([0.1, -np.inf, 0.2]))
+    broken["both"].grad = tg.Tensor(np.array([np.inf, np.nan, 0.0]))
+    broken["tiny_inf"].grad = tg.Tensor(np.array([0.0, 0.0, np.inf]))
+    report = tg.utils.gradient_report(broken)
+    assert [row.status for row in report] == ["nan", "inf", "nan", "inf"]
+    assert report.flagged == list(report)
+    assert [line.split()[-1] for line in str(report).splitlines()[3:]] == ["NAN!", "INF!", "NAN!", "INF!"]

@@ -220,6 +220,18 @@ def test_module_calls_are_nested_labelled_clusters():
     assert dot.home[dot.find("<b>Sum</b>")] is None  # called outside the model
 
 
+def test_library_modules_are_labelled_compactly_with_the_full_repr_as_tooltip():
+    model = tg.nn.Sequential(tg.nn.Linear(4, 16), tg.nn.BatchNorm1d(16), tg.nn.LeakyReLU(0.1), tg.nn.Linear(16, 3))
+    source = tg.draw_graph(model(tg.ones(2, 4)).sum()).source
+    labels = re.findall(r"\blabel=\"?([^\"\n]*?)\"? labeljust", source)
+    assert sorted(labels) == sorted(["Sequential", "0: Linear(4, 16)", "1: BatchNorm1d(16)", "2: LeakyReLU",
+                                     "3: Linear(16, 3)"])
+    assert "tooltip=\"Linear(in_features=4, out_features=16, bias=True, init='he')\"" in source
+    assert "tooltip=\"BatchNorm1d(16, eps=1e-05, momentum=0.1)\"" in source
+    assert tg.nn.LayerNorm((2, 3)).short_repr() == "LayerNorm((2, 3))"
+    assert tg.nn.Embedding(10, 4).short_repr() == "Embedding(10, 4)"
+
+
 def test_a_module_called_twice_gets_two_clusters_and_grouping_can_be_off():
     layer = Linear(3, 3)
     x = tg.Tensor(np.ones((1, 3), np.float32))
@@ -254,6 +266,20 @@ def test_show_grads_colours_nodes_by_gradient_health_after_backward():
     legend = dot.nodes["legend"]
     assert f"mean |g| &lt; {health.VANISHING_MEAN_ABS:g}" in legend
     assert f"max |g| &gt; {health.EXPLODING_MAX_ABS:g}" in legend
+
+
+def test_show_grads_paints_nan_and_inf_gradients_red():
+    fine, broken, huge = leaf([1.0, 4.0], "fine"), leaf([-1.0, 4.0], "broken"), leaf([0.0, 1.0], "huge")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        y = (fine * 2.0 + broken.sqrt() + huge.sqrt()).sum()
+        y.backward()  # d sqrt(x) is nan at -1 and inf at 0
+    assert "NaN" not in Dot(tg.draw_graph(fine, show_grads=True)).nodes["legend"]  # only colours present
+    dot = Dot(tg.draw_graph(y, show_grads=True))
+    assert dot.fill(dot.find("<b>fine</b>")) == HEALTH_FILLS["ok"]
+    assert dot.fill(dot.find("<b>broken</b>")) == HEALTH_FILLS["nan"] == "#ef4444"
+    assert dot.fill(dot.find("<b>huge</b>")) == HEALTH_FILLS["inf"] == "#ef4444"
+    assert "(nan)" in dot.nodes[dot.find("<b>broken</b>")] and "(inf)" in dot.nodes[dot.find("<b>huge</b>")]
+    assert "gradient holds NaN" in dot.nodes["legend"] and "gradient holds Inf" in dot.nodes["legend"]
 
 
 def test_show_grads_before_backward_and_show_data():

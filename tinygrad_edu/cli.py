@@ -9,13 +9,15 @@
 Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
 function that adds its arguments, and a function that runs it and returns
 the exit status. Bad input (an unknown name, a negative count, an unwritable
-folder) gets one line on stderr, ``tinygrad-edu: error: ...``, and exit
-status 2: never a traceback. A failed check, or a missing tool that a command
+folder, an unknown option, named with the closest known one) gets one line on
+stderr, ``tinygrad-edu: error: ...``, and exit status 2: never a traceback.
+Ctrl-C ends a command with exit status 130. A failed check, or a missing tool that a command
 cannot do without (Graphviz's ``dot`` for ``graph``), gives exit status 1.
 """
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import shutil
 import sys
@@ -28,6 +30,7 @@ from . import __version__, bench, demo
 from .tools.argtypes import non_negative_int, positive_float, positive_int
 
 PROG = "tinygrad-edu"
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
 
 
 class UsageError(Exception):
@@ -39,6 +42,41 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise UsageError(message)
+
+
+def _looks_like_a_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def check_options(parser, subcommands: dict, argv) -> None:
+    """Raise ``UsageError`` for the first option that neither the command nor its subcommand knows,
+    with the closest known one (``--optimiser``: did you mean ``--optimizer``?).
+
+    Checked before argparse parses: argparse would report it only as "unrecognized
+    arguments", or first mistake the value after it for a positional argument.
+    """
+    scope, where = parser, ""
+    for token in argv:
+        if token == "--":
+            return
+        if scope is parser and token in subcommands:
+            scope, where = subcommands[token], f" for {token}"
+            continue
+        if not token.startswith("-") or token == "-" or _looks_like_a_number(token):
+            continue
+        option = token.split("=", 1)[0]
+        known = list(scope._option_string_actions)  # every spelling, --help included
+        if option in known or (option.startswith("--") and sum(k.startswith(option) for k in known) == 1):
+            continue  # exact, or an abbreviation argparse accepts
+        # compared without the dashes, which every option shares and which would make any two look alike
+        by_name = {k.lstrip("-"): k for k in known}
+        close = difflib.get_close_matches(option.lstrip("-"), list(by_name), n=1)
+        hint = f"did you mean {by_name[close[0]]}?" if close else "see --help"
+        raise UsageError(f"unknown option {option}{where}; {hint}")
 
 
 # ---------------------------------------------------------------------------- argument types
@@ -82,9 +120,9 @@ def _demo_arguments(parser):
 
 def _run_demo(args) -> int:
     out = writable_folder(args.out)  # before training, so a bad folder fails at once
-    demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                  optimizer=args.optimizer, seed=args.seed, compile=args.compile)
-    return 0
+    run = demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                        optimizer=args.optimizer, seed=args.seed, compile=args.compile)
+    return INTERRUPTED if run.history.interrupted else 0
 
 
 # ---------------------------------------------------------------------------- graph
@@ -123,6 +161,28 @@ def _graph_arguments(parser):
                         help="the picture to write: .svg, .png or .pdf (default: graph.svg)")
 
 
+# What drawing a step costs per weight, about: the float64 draw of the initial values, the
+# float32 weight, its gradient, and the gradient the traced backward pass keeps.
+BYTES_PER_WEIGHT = 24
+
+
+def memory_available():
+    """Bytes of memory free now (or all physical memory where that is unknown); None where neither is known."""
+    for name in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(name) * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            continue
+    return None
+
+
+def _too_large(layers, needed=None) -> UsageError:
+    sizes = ",".join(map(str, layers))
+    amount = f"about {needed / 2**30:,.1f} GiB, more memory than is free" if needed else "more memory than is free"
+    return UsageError(f"--layers {sizes}: drawing one step of these layers needs {amount}; "
+                      "a picture of the graph needs only small layers, such as 4,16,8,3")
+
+
 def _run_graph(args) -> int:
     from .tools.trace import mlp_step_graph
     from .tools.viz import FORMATS, write_picture
@@ -132,6 +192,10 @@ def _run_graph(args) -> int:
     if len(activations) != len(layers) - 1:
         raise UsageError(f"--layers {','.join(map(str, layers))} makes {len(layers) - 1} layers, which need "
                          f"{len(layers) - 1} activations; --activations gives {len(activations)}")
+    needed = BYTES_PER_WEIGHT * sum((n_in + 1) * n_out for n_in, n_out in zip(layers, layers[1:]))
+    available = memory_available()
+    if available is not None and needed > available:
+        raise _too_large(layers, needed)
     out = Path(args.out)
     if out.suffix.lower().lstrip(".") not in FORMATS:
         raise UsageError(f"--out must end in {', '.join('.' + f for f in FORMATS)}, got {args.out!r}")
@@ -139,7 +203,10 @@ def _run_graph(args) -> int:
     if shutil.which("dot") is None:
         print(f"{PROG}: error: to draw the graph, install {demo.TOOLS['dot'].install}", file=sys.stderr)
         return 1
-    digraph = mlp_step_graph(layers, activations, show_grads=args.grads, seed=args.seed)
+    try:
+        digraph = mlp_step_graph(layers, activations, show_grads=args.grads, seed=args.seed)
+    except MemoryError:  # where free memory could not be known beforehand
+        raise _too_large(layers) from None
     try:
         print(f"Wrote {write_picture(digraph, out)}")
     except OSError as error:  # a folder in the way, no permission
@@ -215,10 +282,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subcommand_parsers(parser) -> dict:
+    """{name: parser} of the subcommands ``build_parser`` added."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
 def main(argv=None) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run the subcommand, return its exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        check_options(parser, _subcommand_parsers(parser), argv)
         try:
             args = parser.parse_args(argv)
         except SystemExit as exit_request:  # --help and --version end here
@@ -229,7 +304,7 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ the shuffling order. ``DEFAULT_SEED`` is 2: on iris it gives 96.67% test accurac
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from .engine.function import no_grad
 from .engine.random import manual_seed
 from .engine.tensor import Tensor
 from .nn.functional import cross_entropy
+from .tools.atomic import write_atomic
 from .train import History, evaluate, fit
 
 RULE = "-" * 50  # the tutorial's separator line
@@ -300,7 +302,10 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
     """``train(dataset, **options)``, then write the reports and pictures to the folder ``out``.
 
     ``out`` is created if needed (the command line checks that it is writable before
-    training). Pictures whose tool is missing are skipped, and one line says what to install.
+    training). Every file is written atomically. Pictures whose tool is missing are
+    skipped, and one line says what to install. When Ctrl-C stopped training
+    (``run.history.interrupted``), what the completed epochs give is written all the
+    same, and the line naming the files says so.
     """
     run = train(dataset, **options)
     out = Path(out)
@@ -308,13 +313,19 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
     run.written += [_write_history(run, out / "history.json"), _write_weights(run, out / "weights.safetensors"),
                     _write_gradient_report(run, out / "gradients.txt")]
     skipped = {}  # what to install -> the pictures it would draw
-    for picture in (LOSS_CURVE, *run.spec.pictures, STEP_GRAPH):
+    pictures = (LOSS_CURVE,) if run.history.epochs else ()  # no curve without a completed epoch
+    for picture in (*pictures, *run.spec.pictures, STEP_GRAPH):
         tool = TOOLS[picture.tool]
         if tool.available():
             run.written.append(picture.draw(run, out / picture.filename))
         else:
             skipped.setdefault(tool.install, []).append(picture.filename)
-    print(f"Wrote to {out}: " + ", ".join(Path(path).name for path in run.written))
+    files = ", ".join(Path(path).name for path in run.written)
+    if run.history.interrupted:
+        print(f"Interrupted after {run.history.epochs} of {run.settings['epochs']} epochs; "
+              f"wrote what the completed epochs give to {out}: {files}")
+    else:
+        print(f"Wrote to {out}: {files}")
     if skipped:
         names = [name for names in skipped.values() for name in names]
         print(f"Pictures skipped ({', '.join(names)}): install {' and '.join(skipped)} to get them")
@@ -322,10 +333,22 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
 
 
 def _write_history(run: DemoRun, path: Path) -> Path:
+    """The settings and the history as strict JSON: a NaN or infinite loss is written as null."""
     record = {"settings": run.settings, **run.history.to_dict(),
               "train_accuracy": run.train_accuracy, "test_accuracy": run.test_accuracy}
-    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    write_atomic(path, (json.dumps(_finite_or_null(record), indent=1, allow_nan=False) + "\n").encode("utf-8"))
     return path
+
+
+def _finite_or_null(value):
+    """``value`` with every NaN or infinite float (in dicts and lists) replaced by None."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _write_weights(run: DemoRun, path: Path) -> Path:
@@ -345,5 +368,5 @@ def _write_gradient_report(run: DemoRun, path: Path) -> Path:
     report = str(gradient_report(run.model))
     run.model.zero_grad()
     print(f"\n{report}\n")
-    path.write_text(report + "\n", encoding="utf-8")
+    write_atomic(path, (report + "\n").encode("utf-8"))
     return path

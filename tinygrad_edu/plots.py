@@ -2,17 +2,21 @@
 and for image models the learned filters and the misclassified images.
 
 matplotlib is optional (``pip install "tinygrad_edu[plot]"``) and imported only
-when a picture is drawn. Figures are built with matplotlib's object API and
-saved straight to a file, so no window opens, no global backend is switched,
-and nothing is kept in pyplot's figure list.
+when a picture is drawn. Figures are built with matplotlib's object API, so no
+window opens, no global backend is switched, and nothing is kept in pyplot's
+figure list. Given a path, each function saves the figure there (atomically) and
+returns the path; without one it returns the matplotlib ``Figure``, which a notebook
+shows inline.
 """
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 
 from .engine.tensor import Tensor
+from .tools.atomic import write_atomic
 
 __all__ = ["MissingDependencyError", "have_matplotlib", "plot_loss_curve", "plot_decision_boundary", "plot_filters",
            "plot_misclassified"]
@@ -41,6 +45,22 @@ def _figure(width, height):
     return Figure(figsize=(width, height), dpi=100)
 
 
+def _finish(fig, path):
+    """Save ``fig`` to ``path`` atomically and return the path, or return the figure when there is no path.
+
+    The format follows the suffix; a path without one gets ``.png``, as matplotlib does.
+    """
+    if path is None:
+        return fig
+    suffix = os.path.splitext(os.fspath(path))[1]
+    if not suffix:
+        path = os.fspath(path) + ".png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=suffix[1:].lower() or "png")
+    write_atomic(path, buffer.getvalue())
+    return path
+
+
 def _losses(history):
     """(training losses, validation losses) from a History, a dict, or a plain sequence of losses."""
     if hasattr(history, "loss"):
@@ -50,14 +70,15 @@ def _losses(history):
     return list(history), []
 
 
-def plot_loss_curve(history, path, title="Training progress"):
+def plot_loss_curve(history, path=None, title="Training progress"):
     """Save the loss per epoch twice, side by side: linear scale (left) and log scale (right).
 
     history  a ``train.History`` (validation loss is drawn too when present), its
              ``to_dict()``, or a sequence of losses
     path     output file; the format follows the suffix (.png, .svg, .pdf)
 
-    Returns ``path``. Raises ``MissingDependencyError`` without matplotlib.
+    Returns ``path``, or the Figure when ``path`` is None. Raises ``MissingDependencyError``
+    without matplotlib.
     """
     losses, val_losses = _losses(history)
     if not losses:
@@ -78,11 +99,10 @@ def plot_loss_curve(history, path, title="Training progress"):
         ax.grid(True, alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(os.fspath(path))
-    return path
+    return _finish(fig, path)
 
 
-def plot_decision_boundary(predict, X, y, path, resolution=200, title="Decision boundary", margin=1.0):
+def plot_decision_boundary(predict, X, y, path=None, resolution=200, title="Decision boundary", margin=1.0):
     """Save the classes ``predict`` assigns over the plane, with the samples on top.
 
     predict     callable: (m, 2) ndarray of points -> (m,) predicted class indices
@@ -90,7 +110,8 @@ def plot_decision_boundary(predict, X, y, path, resolution=200, title="Decision 
     X, y        (n, 2) samples and (n,) class indices (or one-hot rows)
     resolution  grid points per axis; the grid extends ``margin`` beyond the data
 
-    Returns ``path``. Raises ``MissingDependencyError`` without matplotlib.
+    Returns ``path``, or the Figure when ``path`` is None. Raises ``MissingDependencyError``
+    without matplotlib.
     """
     X = np.asarray(X.data if isinstance(X, Tensor) else X)
     y = np.asarray(y.data if isinstance(y, Tensor) else y)
@@ -115,8 +136,7 @@ def plot_decision_boundary(predict, X, y, path, resolution=200, title="Decision 
     ax.set_xlabel("Feature 1")
     ax.set_ylabel("Feature 2")
     fig.colorbar(filled, ax=ax, label="Class", ticks=np.arange(n_classes))
-    fig.savefig(os.fspath(path))
-    return path
+    return _finish(fig, path)
 
 
 def _grid(count, columns):
@@ -129,7 +149,7 @@ def _array(values):
     return np.asarray(values.data if isinstance(values, Tensor) else values)
 
 
-def plot_filters(weight, path, title="Learned filters of the first convolution", columns=8):
+def plot_filters(weight, path=None, title="Learned filters of the first convolution", columns=8):
     """Save each (kh, kw) kernel of a convolution's weight as a small image.
 
     weight  (out_channels, in_channels, kh, kw): a Conv2d's weight (or its ndarray); one
@@ -138,7 +158,8 @@ def plot_filters(weight, path, title="Learned filters of the first convolution",
     Each kernel is drawn on its own symmetric colour scale (blue negative, red positive),
     so the pattern it looks for is visible whatever its size.
 
-    Returns ``path``. Raises ``MissingDependencyError`` without matplotlib.
+    Returns ``path``, or the Figure when ``path`` is None. Raises ``MissingDependencyError``
+    without matplotlib.
     """
     weight = _array(weight)
     if weight.ndim != 4:
@@ -155,11 +176,10 @@ def plot_filters(weight, path, title="Learned filters of the first convolution",
             ax.imshow(kernels[index], cmap="coolwarm", vmin=-limit, vmax=limit, interpolation="nearest")
             ax.set_title(f"filter {index}", fontsize=8)
     fig.suptitle(title)
-    fig.savefig(os.fspath(path))
-    return path
+    return _finish(fig, path)
 
 
-def plot_misclassified(images, true, predicted, path, title="Misclassified test images", columns=8, limit=32):
+def plot_misclassified(images, true, predicted, path=None, title="Misclassified test images", columns=8, limit=32):
     """Save the images a model got wrong, each titled with its true and predicted label.
 
     images     (n, H, W) or (n, 1, H, W) grey images, the test set in its order
@@ -167,8 +187,8 @@ def plot_misclassified(images, true, predicted, path, title="Misclassified test 
     predicted  (n,) class indices, or (n, classes) scores (reduced by argmax)
     limit      at most this many are drawn (the first ones); the title counts them all
 
-    With nothing misclassified the picture says so. Returns ``path``. Raises
-    ``MissingDependencyError`` without matplotlib.
+    With nothing misclassified the picture says so. Returns ``path``, or the Figure when
+    ``path`` is None. Raises ``MissingDependencyError`` without matplotlib.
     """
     images, true, predicted = _array(images), _array(true), _array(predicted)
     if images.ndim == 4 and images.shape[1] == 1:
@@ -194,5 +214,4 @@ def plot_misclassified(images, true, predicted, path, title="Misclassified test 
         axes[0].text(0.5, 0.5, "none: every image\nis classified correctly", ha="center", va="center")
     shown_note = f" (first {len(shown)} shown)" if len(shown) < len(wrong) else ""
     fig.suptitle(f"{title}: {len(wrong)} of {len(images)}{shown_note}")
-    fig.savefig(os.fspath(path))
-    return path
+    return _finish(fig, path)

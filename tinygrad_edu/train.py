@@ -19,7 +19,9 @@ class is the output's argmax. For other outputs only the loss is recorded.
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -28,6 +30,7 @@ import numpy as np
 
 from . import data as _data
 from .compile import compile as compile_step
+from .engine import events
 from .engine import random as _random
 from .engine.function import no_grad
 from .engine.tensor import Tensor
@@ -250,6 +253,58 @@ def _make_progress(epochs, enabled):
     return _NoProgress()
 
 
+# ---------------------------------------------------------------------------- Ctrl-C between steps
+
+
+class _WholeSteps:
+    """Ctrl-C that arrives inside ``optimizer.step()`` waits until the step is done.
+
+    Otherwise some parameters (and their momentum or moment buffers) would hold the
+    new step and others the old one. Outside a step Ctrl-C acts at once, as usual.
+    Signals reach only the main thread, so elsewhere this changes nothing.
+    """
+
+    def __init__(self):
+        self.in_step = False
+        self.pending = None  # (signum, frame) of a Ctrl-C held back until the step ends
+        self.previous = None
+
+    def __enter__(self):
+        # None: a handler installed outside Python, which could not be put back
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is not None:
+            self.previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
+
+    def _on_interrupt(self, signum, frame):
+        if self.in_step:
+            self.pending = (signum, frame)
+        else:
+            self._pass_on(signum, frame)
+
+    def _pass_on(self, signum, frame):
+        """What the handler we replaced would have done (normally: raise KeyboardInterrupt)."""
+        if callable(self.previous):
+            self.previous(signum, frame)
+        elif self.previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    @events.replayed  # a compiled training step repeats it whole, Ctrl-C guard included
+    def step(self, optimizer):
+        self.in_step = True
+        try:
+            optimizer.step()
+        finally:
+            self.in_step = False
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self._pass_on(*pending)
+
+
 # ---------------------------------------------------------------------------- fit
 
 
@@ -281,9 +336,10 @@ def fit(model, X, y, loss_fn, optimizer, epochs, batch_size=32, validation=None,
                   results as eager training ("How a JIT works" in the docs)
 
     The model is put in training mode for the batches and in eval mode for validation;
-    afterwards it is back in the mode it had before. Ctrl-C stops training at once: the
-    unfinished epoch is dropped, one line says so, and the history so far is returned
-    (``history.interrupted`` is True).
+    afterwards it is back in the mode it had before. Ctrl-C stops training between two
+    optimizer steps, never inside one (every parameter and the optimizer's state hold
+    the same number of steps): the unfinished epoch is dropped, one line says so, and
+    the history so far is returned (``history.interrupted`` is True).
     """
     epochs = _check_count(epochs, "epochs", 0)
     batch_size = _check_count(batch_size, "batch_size", 1)
@@ -301,29 +357,31 @@ def fit(model, X, y, loss_fn, optimizer, epochs, batch_size=32, validation=None,
     history = History()
     mode = _Mode(_mode_owner(model))
     display = _make_progress(epochs, progress)
-    step = _training_step(model, loss_fn, optimizer)
+    epoch = 0
+    steps = _WholeSteps()
+    step = _training_step(model, loss_fn, optimizer, steps)
     if compile:
         step = compile_step(step)
-    epoch = 0
     try:
-        for epoch in range(1, epochs + 1):
-            mode.set(True)
-            loss, correct = _train_one_epoch(step, X_array, y_source, batch_size, rng)
-            history.loss.append(loss)
-            if correct is not None:
-                history.accuracy.append(correct / len(X_array))
-            if validation is not None:
-                result = evaluate(model, validation[0], validation[1], loss_fn)
-                history.val_loss.append(result.loss)
-                if result.accuracy is not None:
-                    history.val_accuracy.append(result.accuracy)
-            if scheduler is not None:
-                scheduler.step()
-            display.update(epoch, loss)
-            if verbose and epoch % log_every == 0:
-                display.write(_epoch_line(epoch, epochs, history))
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, history)
+        with steps:
+            for epoch in range(1, epochs + 1):
+                mode.set(True)
+                loss, correct = _train_one_epoch(step, X_array, y_source, batch_size, rng)
+                history.loss.append(loss)
+                if correct is not None:
+                    history.accuracy.append(correct / len(X_array))
+                if validation is not None:
+                    result = evaluate(model, validation[0], validation[1], loss_fn)
+                    history.val_loss.append(result.loss)
+                    if result.accuracy is not None:
+                        history.val_accuracy.append(result.accuracy)
+                if scheduler is not None:
+                    scheduler.step()
+                display.update(epoch, loss)
+                if verbose and epoch % log_every == 0:
+                    display.write(_epoch_line(epoch, epochs, history))
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch, history)
     except KeyboardInterrupt:
         history.interrupted = True
         display.close()  # clear the progress line before saying why training stopped
@@ -335,8 +393,8 @@ def fit(model, X, y, loss_fn, optimizer, epochs, batch_size=32, validation=None,
     return history
 
 
-def _training_step(model, loss_fn, optimizer):
-    """The step of one batch: forward, loss, backward, update; returns (loss, output)."""
+def _training_step(model, loss_fn, optimizer, steps):
+    """The step of one batch: forward, loss, backward, update (never cut short by Ctrl-C); returns (loss, output)."""
 
     def step(X_batch, y_batch):
         output = model(X_batch)
@@ -345,7 +403,7 @@ def _training_step(model, loss_fn, optimizer):
             raise TypeError(f"fit: loss_fn must return a scalar Tensor, got {_describe(loss)}")
         optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
+        steps.step(optimizer)
         return loss, output
 
     return step

@@ -24,8 +24,9 @@ __all__ = ["GradientStats", "GradientReport", "gradient_report"]
 class GradientStats:
     """One parameter's gradient: mean |g|, max |g|, std of g and its status.
 
-    status is 'vanishing' (mean |g| < 1e-7), 'exploding' (max |g| > 1000), 'ok', or
-    'no grad' when the parameter has no gradient (the statistics are then NaN).
+    status is 'nan' or 'inf' when any entry is NaN or infinite (checked first), then
+    'vanishing' (mean |g| < 1e-7), 'exploding' (max |g| > 1000), 'ok', or 'no grad'
+    when the parameter has no gradient (the statistics are then NaN).
     """
 
     name: str
@@ -46,18 +47,21 @@ class GradientStats:
         return self.status == "exploding"
 
 
+_UNFLAGGED = ("ok", "no grad")
+
+
 class GradientReport(list):
     """A list of ``GradientStats`` (one per parameter) that prints as a table."""
 
     @property
     def flagged(self) -> list:
-        """The rows whose gradient vanishes or explodes."""
-        return [row for row in self if row.status in ("vanishing", "exploding")]
+        """The rows whose gradient vanishes, explodes, or holds NaN or Inf."""
+        return [row for row in self if row.status not in _UNFLAGGED]
 
     def __str__(self):
         header = ("parameter", "shape", "mean |grad|", "max |grad|", "std", "status")
         rows = [(r.name, str(r.shape), f"{r.mean_abs:.3e}", f"{r.max_abs:.3e}", f"{r.std:.3e}",
-                 r.status if r.status in ("ok", "no grad") else f"{r.status.upper()}!") for r in self]
+                 r.status if r.status in _UNFLAGGED else f"{r.status.upper()}!") for r in self]
         widths = [max(len(str(line[i])) for line in [header, *rows]) for i in range(len(header))]
         title = (f"Gradient flow (vanishing: mean |grad| < {VANISHING_MEAN_ABS:g}; "
                  f"exploding: max |grad| > {EXPLODING_MAX_ABS:g})")
@@ -94,12 +98,13 @@ def gradient_report(model) -> GradientReport:
             continue
         g = np.asarray(grad.data, dtype=np.float64)
         magnitude = np.abs(g)
-        report.append(GradientStats(
-            name=name,
-            shape=tuple(g.shape),
-            mean_abs=float(magnitude.mean()) if g.size else 0.0,
-            max_abs=float(magnitude.max()) if g.size else 0.0,
-            std=float(g.std()) if g.size else 0.0,
-            status=classify(g),
-        ))
+        with np.errstate(invalid="ignore", over="ignore"):  # a NaN or Inf gradient says so in its status
+            report.append(GradientStats(
+                name=name,
+                shape=tuple(g.shape),
+                mean_abs=float(magnitude.mean()) if g.size else 0.0,
+                max_abs=float(magnitude.max()) if g.size else 0.0,
+                std=float(g.std()) if g.size else 0.0,
+                status=classify(g),
+            ))
     return report

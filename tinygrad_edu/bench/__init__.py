@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from .. import __version__
 from ..tools.argtypes import positive_int
-from ..tools.checkpoint import _write_atomic as write_atomic
+from ..tools.atomic import write_atomic
 from .harness import FAIR_TOLERANCE, Case, Worker, WorkerError, is_fair, measure_case
 from .scenarios import CHAIN_SIZES, SCENARIOS, Scenario
 from .steps import FLOOR, OURS, REFERENCE, STEPS, TORCH, Problem, make_problem, step_implementations, step_names
@@ -37,7 +38,7 @@ from .steps import FLOOR, OURS, REFERENCE, STEPS, TORCH, Problem, make_problem, 
 __all__ = [
     "BenchError", "Case", "Result", "Scenario", "SCENARIOS", "CHAIN_SIZES", "Problem", "make_problem",
     "step_implementations", "step_names", "FLOOR", "REFERENCE", "OURS", "TORCH", "WorkerError",
-    "add_arguments", "run", "main",
+    "add_arguments", "check_json_path", "run", "main",
 ]
 
 # (repeats, shortest repeat in seconds): the full run, and --quick
@@ -297,6 +298,8 @@ def run(args) -> int:
     ``--check-fair`` finds a figure more than ``FAIR_TOLERANCE`` off, else 0.
     """
     keys = scenario_keys(args.scenarios)
+    if args.json:
+        check_json_path(args.json)
     threads = args.threads or default_threads()
     check_fair = getattr(args, "check_fair", False)
     selected = implementation_names(getattr(args, "implementations", None))
@@ -330,6 +333,19 @@ def run(args) -> int:
         }
         write_atomic(args.json, json.dumps(payload, indent=2).encode("utf-8"))
     return 1 if check_fair and any(r.fair is False for r in results) else 0
+
+
+def check_json_path(path) -> None:
+    """Raise ``BenchError`` unless a file can be written at ``path``: checked before anything is timed."""
+    if os.path.isdir(path):
+        raise BenchError(f"--json {path!r} is a folder; give a file name, such as bench.json")
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-probe-"):
+            pass
+    except (OSError, ValueError) as error:  # ValueError: a name the file system cannot hold (a NUL byte)
+        reason = getattr(error, "strerror", None) or str(error)
+        raise BenchError(f"--json {path!r}: cannot write a file in {folder!r}: {reason}") from None
 
 
 def main(argv=None) -> int:

@@ -12,12 +12,15 @@ Memory: a node's gradient is dropped as soon as it has been swept, and (without
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import events
 from .function import CONSTANTS, ShapeError, set_grad_enabled
 
 _INPUTS_DONE = object()  # pushed above a tensor on the stack: "its inputs are all ordered now"
+_accumulating = threading.Lock()  # backward passes in several threads may add into one shared .grad
 
 
 def topological_order(roots, leaves=True):
@@ -103,7 +106,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, accu
             if leaf._hooks:
                 g = run_hooks(leaf, g, seen)
             if accumulate:
-                accumulate_grad(leaf, g, seen)
+                with _accumulating:
+                    accumulate_grad(leaf, g, seen)
 
 
 def _as_tensors(node, out):

@@ -8,7 +8,9 @@ Inside ``detect_anomaly`` every recorded op notes where it was created (the firs
 frame outside this package: file, line, code) and checks its result; the backward
 sweep checks every gradient an op's backward passes to its inputs. The first
 non-finite value raises ``AnomalyError`` naming the op, its input shapes and the
-user's line.
+user's line. A forward result is blamed only for a kind of value (nan, +inf, -inf)
+none of the op's inputs held: ``log_softmax`` of logits masked with ``-inf`` passes
+the ``-inf`` on, and is not at fault.
 
 An observer of the engine's events (``op_recorded``, ``node_starting``,
 ``node_swept``), attached only while some thread is inside ``detect_anomaly``:
@@ -96,9 +98,12 @@ class AnomalyObserver(events.Observer):
             return
         blamed = _state.backward_of  # set while a create_graph backward records its ops
         node.creation = _user_frame() if blamed is None else getattr(blamed, "creation", None)
-        bad = _describe_nonfinite(out.data)
-        if not bad:
+        made = _nonfinite_counts(out.data)
+        # An op only passing on a kind of value its input already held (log_softmax keeping a
+        # -inf mask) made nothing new: the blame belongs to whatever made that input, if anything.
+        if not made or made.keys() <= {kind for x in node.inputs for kind in _nonfinite_counts(raw(x))}:
             return
+        bad = _describe_nonfinite(out.data)
         node.release()  # the node dies with the error: let go of what it holds now, not with the traceback
         if blamed is None:
             raise AnomalyError(
@@ -155,14 +160,18 @@ def _where(ctx) -> str:
     return f"{filename}:{line}: {code}" if code else f"{filename}:{line}"
 
 
-def _describe_nonfinite(array) -> str:
-    """'2 nan, 1 +inf' for the non-finite entries of a floating array, '' when all are finite."""
+def _nonfinite_counts(array) -> dict:
+    """{'nan': 2, '+inf': 1} for the non-finite entries of a floating array, {} when all are finite."""
     array = np.asarray(array)
     if array.dtype.kind != "f" or np.isfinite(array).all():
-        return ""
-    counts = [(int(np.isnan(array).sum()), "nan"), (int(np.isposinf(array).sum()), "+inf"),
-              (int(np.isneginf(array).sum()), "-inf")]
-    return ", ".join(f"{n} {label}" for n, label in counts if n)
+        return {}
+    counts = {"nan": np.isnan(array).sum(), "+inf": np.isposinf(array).sum(), "-inf": np.isneginf(array).sum()}
+    return {kind: int(n) for kind, n in counts.items() if n}
+
+
+def _describe_nonfinite(array) -> str:
+    """'2 nan, 1 +inf' for the non-finite entries of a floating array, '' when all are finite."""
+    return ", ".join(f"{n} {kind}" for kind, n in _nonfinite_counts(array).items())
 
 
 def _describe_inputs(inputs) -> str:

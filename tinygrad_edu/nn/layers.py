@@ -67,6 +67,10 @@ class Linear(Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, init={self.init!r}")
 
+    def short_repr(self):
+        """``Linear(4, 16)``: the sizes only, for labels in pictures."""
+        return f"Linear({self.in_features}, {self.out_features})"
+
 
 class Perceptron(Module):
     """The simplest unit: ``sigmoid(x @ weight + bias)``, one probability per sample.

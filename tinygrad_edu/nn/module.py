@@ -1,8 +1,9 @@
 """``Module`` and ``Parameter``: how layers hold weights and find each other.
 
 A Module finds its parameters, buffers and sub-modules by walking its own
-attributes (in assignment order), so ``parameters()`` needs no registration
-calls. Layers never update their own weights: an optimizer does that, after
+attributes (in assignment order), and inside them lists, tuples and dicts, nested
+to any depth, so ``parameters()`` needs no registration calls: a layer kept in
+``self.heads = {"a": Linear(2, 1)}`` is found as ``heads.a``. Layers never update their own weights: an optimizer does that, after
 ``backward()`` has filled every ``.grad``.
 """
 from __future__ import annotations
@@ -27,12 +28,43 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+_REPLACED_PARAMETER = (
+    "{module}.{name} is a registered Parameter; assigning a {got} over it would drop it from "
+    "parameters() and state_dict(). Update it in place instead: `with tg.no_grad(): "
+    "module.{name} -= lr * module.{name}.grad`, or `module.{name}.data = new_values`; "
+    "to replace it on purpose, assign an nn.Parameter (or None)."
+)
+
+
+def _held(name, value, open_containers):
+    """(dotted name, member) for each Module or Parameter in ``value``: itself, or the items
+    of a list, tuple or dict, nested. ``open_containers`` stops a container that holds itself."""
+    if isinstance(value, (Module, Parameter)):
+        yield name, value
+        return
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return
+    if id(value) in open_containers:
+        return
+    open_containers.add(id(value))
+    for key, item in items:
+        yield from _held(f"{name}.{key}", item, open_containers)
+    open_containers.discard(id(value))
+
+
 class Module:
     """Base class of every layer and model.
 
     Subclasses set parameters (``Parameter``), buffers (plain ``Tensor`` attributes
     registered with ``register_buffer``, such as batch norm's running statistics)
-    and sub-modules as attributes in ``__init__``, and define ``forward``.
+    and sub-modules as attributes in ``__init__`` (directly, or in lists, tuples and
+    dicts), and define ``forward``. Once an attribute holds a Parameter, assigning
+    anything but a Parameter (or None) over it raises a TypeError: update weights in
+    place under ``tg.no_grad()`` instead.
     """
 
     training: bool
@@ -74,6 +106,9 @@ class Module:
     def __setattr__(self, name, value):
         if "_buffers" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() before setting {name!r}")
+        if isinstance(self.__dict__.get(name), Parameter) and not (value is None or isinstance(value, Parameter)):
+            raise TypeError(_REPLACED_PARAMETER.format(module=type(self).__name__, name=name,
+                                                       got=type(value).__name__))
         if name in self._buffers and not isinstance(value, Module):
             self._buffers[name] = value
         object.__setattr__(self, name, value)
@@ -89,14 +124,11 @@ class Module:
         object.__setattr__(self, name, value)
 
     def _members(self):
-        """(name, value) pairs of this module's own attributes that are modules or parameters."""
+        """(name, value) pairs of this module's own attributes that are modules or parameters,
+        looking inside lists, tuples and dicts at any depth (``heads.a``, ``blocks.0.1``)."""
         for name, value in self.__dict__.items():
-            if isinstance(value, (Module, Parameter)):
-                yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, (Module, Parameter)):
-                        yield f"{name}.{i}", item
+            if name != "_buffers":  # buffers are walked by named_buffers
+                yield from _held(name, value, set())
 
     def named_children(self):
         """(attribute name, module) for each direct sub-module, in assignment order."""
@@ -212,6 +244,17 @@ class Module:
     def extra_repr(self) -> str:
         """What goes inside the parentheses of this module's repr (e.g. ``4, 16``)."""
         return ""
+
+    def short_repr(self) -> str:
+        """The module in a few characters, for labels in pictures: ``BatchNorm1d(16)``.
+
+        The class name with the leading positional part of ``extra_repr`` (before its
+        first ``name=value``); a layer whose repr is all keywords overrides this.
+        """
+        extra = self.extra_repr()
+        if "=" in extra:
+            extra = extra.split("=", 1)[0].rpartition(",")[0]
+        return f"{type(self).__name__}({extra})" if extra else type(self).__name__
 
     def __repr__(self):
         children = list(self.named_children())

@@ -20,6 +20,10 @@ class Adam(Optimizer):
     parameters it runs k times too fast and the bias correction fades too early.)
     """
 
+    state_arrays = ("exp_avg", "exp_avg_sq")
+    state_counts = ("step",)
+    state_required = ("step", "exp_avg", "exp_avg_sq")
+
     decoupled_weight_decay = False
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):

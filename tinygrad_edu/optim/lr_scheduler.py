@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..engine import events
 from .optimizer import Optimizer
 
@@ -25,6 +27,7 @@ class LRScheduler:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
+        last_epoch = _epoch(type(self).__name__, last_epoch)
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
@@ -52,20 +55,44 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what ``state_dict`` returned, so the schedule continues where it stopped."""
+        """Restore what ``state_dict`` returned, so the schedule continues where it stopped.
+
+        The names must be this schedule's own: another schedule's state raises a
+        ``ValueError`` and changes nothing.
+        """
+        own = self.state_dict()
+        if not isinstance(state_dict, dict) or set(state_dict) != set(own):
+            got = sorted(state_dict) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"{type(self).__name__}.load_state_dict: expected the entries {sorted(own)}, got {got}")
         self.__dict__.update(state_dict)
 
 
+def _whole(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 def _positive_int(owner: str, name: str, value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    """``value`` as an int (a NumPy integer is welcome), once it is a whole number > 0."""
+    if not _whole(value) or value <= 0:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return value
+    return int(value)
 
 
 def _positive(owner: str, name: str, value) -> float:
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    """``value`` as a float, once it is a finite number > 0."""
+    if not _real(value) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+def _epoch(owner: str, value) -> int:
+    if not _whole(value) or value < -1:
+        raise ValueError(f"{owner}: last_epoch must be a whole number >= -1 (-1: not started), got {value!r}")
+    return int(value)
 
 
 class StepLR(LRScheduler):
@@ -96,8 +123,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):
         self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
-        if not isinstance(eta_min, (int, float)) or not eta_min >= 0:
-            raise ValueError(f"CosineAnnealingLR: eta_min must be >= 0, got {eta_min!r}")
+        if not _real(eta_min) or not math.isfinite(eta_min) or eta_min < 0:
+            raise ValueError(f"CosineAnnealingLR: eta_min must be a finite number >= 0, got {eta_min!r}")
         self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 

@@ -56,7 +56,15 @@ class Optimizer:
 
     params  an iterable of Tensors (e.g. ``model.parameters()``), or of dicts
             ``{"params": [...], "lr": ...}`` to give groups their own hyperparameters
+
+    A subclass names the per-parameter state it keeps, so ``load_state_dict`` can refuse
+    another optimizer's: ``state_arrays`` (buffers shaped like the parameter),
+    ``state_counts`` (step counters) and ``state_required`` (present whenever any is).
     """
+
+    state_arrays: tuple = ()
+    state_counts: tuple = ()
+    state_required: tuple = ()
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
@@ -96,12 +104,12 @@ class Optimizer:
         settings["params"] = params
         self.param_groups.append(settings)
 
-    def _check(self, settings: dict) -> None:
+    def _check(self, settings: dict, where: str = "") -> None:
         for key, value in settings.items():
             if key in _RULES:
                 label, valid, meaning = _RULES[key]
                 if not valid(value):
-                    raise ValueError(f"{type(self).__name__}: invalid {label} {value!r}; {meaning}")
+                    raise ValueError(f"{type(self).__name__}{where}: invalid {label} {value!r}; {meaning}")
 
     # ------------------------------------------------------------------ updating
 
@@ -112,6 +120,7 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        self._check_gradient_shapes()
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
@@ -121,6 +130,18 @@ class Optimizer:
                             state = self.state[p] = {}
                         self._update(p, p.grad.data, state, group)
         return loss
+
+    def _check_gradient_shapes(self) -> None:
+        """Refuse, before any parameter changes, a ``.grad`` whose shape is not its parameter's.
+
+        Broadcasting it into the update would silently apply a wrong step (anti-pattern 6).
+        """
+        for i, p in enumerate(self._indexed_params()):
+            if p.grad is not None and p.grad.shape != p.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.step: parameter {i} has shape {p.shape} but its .grad has shape "
+                    f"{p.grad.shape}; a gradient must have its parameter's shape (was .grad set by hand?)"
+                )
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -165,34 +186,87 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Restore buffers and hyperparameters saved by ``state_dict`` (group sizes and shapes must match)."""
-        name = type(self).__name__
-        groups = state_dict["param_groups"]
+        """Restore buffers and hyperparameters saved by ``state_dict``.
+
+        Everything is checked before anything changes: the layout (groups, parameters per
+        group, buffer shapes), the hyperparameter names (another optimizer's state has
+        other ones), the buffer names and kinds, and the hyperparameter values. A
+        malformed state or another optimizer's raises ``ValueError`` and changes nothing.
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or set(state_dict) != {"state", "param_groups"}:
+            keys = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else type(state_dict).__name__
+            raise ValueError(f"{name}: expected a dict with 'state' and 'param_groups' (what state_dict() "
+                             f"returns), got {keys}")
+        groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)) or not isinstance(saved_state, dict):
+            raise ValueError(f"{name}: 'param_groups' must be a list and 'state' a dict, got "
+                             f"{type(groups).__name__} and {type(saved_state).__name__}")
         if len(groups) != len(self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the saved state has {len(groups)} parameter groups, "
+            raise ValueError(f"{name}: the saved state has {len(groups)} parameter groups, "
                              f"this optimizer has {len(self.param_groups)}")
-        for i, (saved, own) in enumerate(zip(groups, self.param_groups)):
-            if len(saved["params"]) != len(own["params"]):
-                raise ValueError(f"{name}.load_state_dict: parameter group {i} has {len(own['params'])} "
-                                 f"parameters, the saved group has {len(saved['params'])}")
+        new_settings = [self._checked_group(name, i, saved, own)
+                        for i, (saved, own) in enumerate(zip(groups, self.param_groups))]
         params = self._indexed_params()
         new_state = {}
-        for index, buffers in state_dict["state"].items():
-            if not 0 <= int(index) < len(params):
-                raise ValueError(f"{name}.load_state_dict: state for parameter {index}, "
-                                 f"but there are only {len(params)}")
+        for index, buffers in saved_state.items():
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(params):
+                raise ValueError(f"{name}: state for parameter {index!r}, but the parameters are numbered "
+                                 f"0 to {len(params) - 1}")
             p = params[int(index)]
-            for key, value in buffers.items():
-                if isinstance(value, np.ndarray) and value.shape != p.shape:
-                    raise ValueError(f"{name}.load_state_dict: buffer {key!r} of parameter {index} has shape "
-                                     f"{value.shape}, the parameter has shape {p.shape}")
-            new_state[p] = {k: (np.array(v, dtype=p.dtype) if isinstance(v, np.ndarray) else v)
-                            for k, v in buffers.items()}
-        for saved, own in zip(groups, self.param_groups):
-            settings = {k: v for k, v in saved.items() if k != "params"}
-            self._check(settings)
+            new_state[p] = self._checked_buffers(name, int(index), p, buffers)
+        for settings, own in zip(new_settings, self.param_groups):
             own.update(settings)
         self.state = new_state
+
+    def _checked_group(self, name, i, saved, own) -> dict:
+        """The hyperparameters of saved group ``i``, once they fit this optimizer's group ``own``."""
+        if not isinstance(saved, dict) or not isinstance(saved.get("params"), (list, tuple)):
+            raise ValueError(f"{name}: parameter group {i} must be a dict with a 'params' list, got {saved!r:.80}")
+        if len(saved["params"]) != len(own["params"]):
+            raise ValueError(f"{name}: parameter group {i} has {len(own['params'])} "
+                             f"parameters, the saved group has {len(saved['params'])}")
+        settings = {k: v for k, v in saved.items() if k != "params"}
+        expected = {k for k in own if k != "params"} - {"initial_lr"}  # a scheduler may have added it
+        missing, unknown = expected - set(settings), set(settings) - expected - {"initial_lr"}
+        if missing or unknown:
+            raise ValueError(
+                f"{name}: parameter group {i} has hyperparameters {sorted(settings)}, but "
+                f"{type(self).__name__} has {sorted(expected)}: is this another optimizer's state?"
+            )
+        self._check(settings, where=f".load_state_dict: parameter group {i}")
+        return settings
+
+    def _checked_buffers(self, name, index, p, buffers) -> dict:
+        """Copies of parameter ``index``'s saved buffers, once each is one this optimizer keeps, of its kind."""
+        if not isinstance(buffers, dict):
+            raise ValueError(f"{name}: the state of parameter {index} must be a dict, got {type(buffers).__name__}")
+        kept = self.state_arrays + self.state_counts
+        unknown = sorted(set(buffers) - set(kept), key=str)
+        if unknown:
+            keeps = ", ".join(kept) or "no state"
+            raise ValueError(f"{name}: the state of parameter {index} has {unknown}, which {type(self).__name__} "
+                             f"does not keep (it keeps {keeps}): is this another optimizer's state?")
+        missing = [key for key in self.state_required if key not in buffers]
+        if buffers and missing:
+            raise ValueError(f"{name}: the state of parameter {index} lacks {missing}")
+        copies = {}
+        for key, value in buffers.items():
+            if key in self.state_counts:
+                if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                    raise ValueError(f"{name}: {key!r} of parameter {index} must be a whole number >= 0, "
+                                     f"got {value!r}")
+                copies[key] = int(value)
+            elif not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+                got = f"an array of {value.dtype}" if isinstance(value, np.ndarray) else f"{value!r:.60}"
+                raise ValueError(f"{name}: buffer {key!r} of parameter {index} must be an array of real "
+                                 f"numbers, got {got}")
+            elif value.shape != p.shape:
+                raise ValueError(f"{name}: buffer {key!r} of parameter {index} has shape {value.shape}, "
+                                 f"the parameter has shape {p.shape}")
+            else:
+                copies[key] = np.array(value, dtype=p.dtype)
+        return copies
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]

@@ -15,6 +15,10 @@ class RMSprop(Optimizer):
         momentum mu: buf = mu * buf + g / r;  p <- p - lr * buf      else p <- p - lr * g / r
     """
 
+    state_arrays = ("square_avg", "grad_avg", "momentum_buffer")
+    state_counts = ("step",)
+    state_required = ("step", "square_avg")
+
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
                  momentum: float = 0.0, centered: bool = False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,

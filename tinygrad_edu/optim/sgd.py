@@ -15,6 +15,8 @@ class SGD(Optimizer):
                      d = buf, or g + mu * buf with nesterov=True
     """
 
+    state_arrays = ("momentum_buffer",)
+
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=bool(nesterov), weight_decay=weight_decay))
         if nesterov and any(group["momentum"] <= 0 for group in self.param_groups):

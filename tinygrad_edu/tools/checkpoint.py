@@ -11,21 +11,24 @@ string metadata, with a SHA-256 checksum over that JSON and every tensor.
 Safety, in order of importance:
 
 * Nothing is ever unpickled or executed: the file is a JSON header plus raw bytes.
-* Saving is atomic: the bytes go to a temporary file in the same folder, are
-  flushed and fsynced, and only then replace ``path`` (``os.replace``). A crash
-  or a full disk midway leaves the previous checkpoint untouched.
+* Saving is atomic (``tools/atomic.py``): the bytes go to a temporary file in the
+  same folder, are flushed and fsynced, and only then replace ``path``. A crash or
+  a full disk midway leaves the previous checkpoint untouched; overwriting keeps
+  the file's permission bits, a symbolic link keeps pointing at the rewritten file,
+  and errors name ``path``, never the temporary file.
+* A masked array is refused: saving its data without the mask would be a silent loss.
 * Loading checks the header before anything is allocated (header length within
   the file, valid JSON, known dtypes, byte ranges inside the file, in order, not
   overlapping, covering the data, each exactly ``prod(shape) * itemsize`` long),
   then the checksum, then the structure. A truncated, corrupted, empty, foreign
-  or hostile file raises ``CheckpointError`` naming the file and the problem;
-  nothing is allocated beyond the file's own size.
+  or hostile file raises ``CheckpointError`` naming the file and the problem.
+  No array is allocated beyond the file's own size, and JSON (header and structure)
+  whose Python objects could take more than a few times the file's size is refused
+  before it is parsed.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import itertools
 import json
 import os
 import struct
@@ -36,6 +39,7 @@ import safetensors.numpy
 
 from ..engine.creation import from_numpy
 from ..engine.tensor import Tensor
+from .atomic import write_atomic
 
 __all__ = ["save", "load", "CheckpointError"]
 
@@ -73,7 +77,13 @@ def save(state, path) -> None:
     structure = json.dumps({"version": FORMAT_VERSION, "tree": tree}, allow_nan=True)
     metadata = {STRUCTURE_KEY: structure, CHECKSUM_KEY: _checksum(structure, tensors)}
     payload = safetensors.numpy.save(tensors, metadata=metadata)
-    _write_atomic(os.fspath(path), payload)
+    try:  # what load would refuse is not written: every saved checkpoint loads
+        (header_len,) = struct.unpack("<Q", payload[:8])
+        _check_json_cost(payload[8:8 + header_len].decode("utf-8"), len(payload), "header")
+        _check_json_cost(structure, len(payload), "structure")
+    except _Bad as e:
+        raise ValueError(f"save: {e}; keep long lists of numbers as arrays") from None
+    write_atomic(path, payload)
 
 
 def _encode(value, path, tensors):
@@ -92,6 +102,9 @@ def _encode(value, path, tensors):
         return {"array": _add_array(value.data, path, tensors), "as": "tensor", "requires_grad": value.requires_grad}
     if isinstance(value, np.generic):
         return {"array": _add_array(np.asarray(value), path, tensors), "as": "scalar"}
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"save: {_label(path)} is a masked array; a checkpoint would keep its data and lose "
+                        "the mask. Save both as arrays (x.data and np.ma.getmaskarray(x)), or x.filled(value)")
     if isinstance(value, np.ndarray):
         return {"array": _add_array(value, path, tensors)}
     if isinstance(value, Mapping):
@@ -141,50 +154,6 @@ def _checksum(structure: str, tensors) -> str:
     return digest.hexdigest()
 
 
-_temp_counter = itertools.count()
-
-
-def _write_atomic(path: str, payload: bytes) -> None:
-    """Write ``payload`` to a fresh file next to ``path``, fsync it, then rename it over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    while True:
-        temp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}-{next(_temp_counter)}.tmp")
-        try:  # O_EXCL: never reuse a name; mode 0o666 lets the umask decide, as for any new file
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as file:
-            _write_all(file, payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:  # a full disk, a crash signal, Ctrl-C: the old checkpoint stays as it was
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-    _fsync_folder(folder)
-
-
-def _write_all(file, payload: bytes) -> None:
-    file.write(payload)
-
-
-def _fsync_folder(folder: str) -> None:
-    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ---------------------------------------------------------------------------- load
 
 
@@ -200,6 +169,7 @@ def load(path) -> dict:
         data = file.read()
     try:
         structure, checksum = _check_header(data)
+        _check_json_cost(structure, len(data), "structure")
         try:
             arrays = safetensors.numpy.load(data)
         except Exception as e:  # our checks passed, so this is unexpected: still a bad file
@@ -226,6 +196,34 @@ class _Bad(Exception):
     """A problem found while reading; ``load`` adds the file name and raises CheckpointError."""
 
 
+# JSON is denser than the Python objects it becomes ("[]," is 3 bytes of file and a
+# 64-byte list), so a small hostile file could make parsing allocate many times its
+# size. These per-item costs bound what parsing and rebuilding allocate (measured with
+# tracemalloc on CPython, with margin); text that would cost more than a few times the
+# file's size (and more than a floor no real checkpoint's JSON reaches) is refused
+# before it is parsed.
+_COST_PER_CONTAINER = 200  # a list or dict, json's list of key/value pairs, and our rebuilt copy
+_COST_PER_ITEM = 64  # a slot in a container holding a number or a string object
+_COST_PER_CHAR = 4  # string contents: up to 4 bytes a character
+JSON_COST_FACTOR = 4
+JSON_COST_FLOOR = 16 * 2**20
+
+
+def _json_cost(text: str) -> int:
+    """Bytes that parsing ``text`` can allocate at most, counted without parsing it."""
+    containers = text.count("[") + text.count("{")
+    items = text.count(",") + text.count(":") + (text.count('"') - text.count('\\"')) // 2
+    return _COST_PER_CONTAINER * containers + _COST_PER_ITEM * items + _COST_PER_CHAR * len(text)
+
+
+def _check_json_cost(text: str, file_size: int, what: str) -> None:
+    cost = _json_cost(text)
+    allowed = max(JSON_COST_FLOOR, JSON_COST_FACTOR * file_size)
+    if cost > allowed:
+        raise _Bad(f"reading its {what} could take about {cost:,} bytes of memory, more than "
+                   f"{JSON_COST_FACTOR} times the file's {file_size:,} bytes")
+
+
 def _no_duplicate_keys(pairs):
     result = {}
     for key, value in pairs:
@@ -245,8 +243,13 @@ def _check_header(data: bytes):
         raise _Bad(f"header length {header_len} is more than the {len(data) - 8} bytes after it "
                    "(a truncated file, or not a safetensors file)")
     try:
-        header = json.loads(data[8:8 + header_len].decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        text = str(memoryview(data)[8:8 + header_len], "utf-8")  # decoded in place: no copy of the bytes
+    except UnicodeDecodeError as e:
+        raise _Bad(f"the header is not valid JSON ({e})") from None
+    _check_json_cost(text, len(data), "header")
+    try:
+        header = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except (ValueError, RecursionError) as e:
         raise _Bad(f"the header is not valid JSON ({e})") from None
     if not isinstance(header, dict):
         raise _Bad("the header is not a JSON object")

@@ -12,10 +12,18 @@ EXPLODING_MAX_ABS = 1000.0  # max |grad| above this: exploding
 
 
 def classify(grad) -> str:
-    """'vanishing', 'exploding' or 'ok' for a gradient array (the tutorial checks vanishing first)."""
+    """'nan', 'inf', 'vanishing', 'exploding' or 'ok' for a gradient array.
+
+    A NaN (then an infinite) entry is its own verdict before any threshold: a broken
+    gradient is neither small nor large. Then the tutorial's order: vanishing first.
+    """
     magnitude = np.abs(np.asarray(grad, dtype=np.float64))
     if magnitude.size == 0:
         return "ok"
+    if np.isnan(magnitude).any():
+        return "nan"
+    if np.isinf(magnitude).any():
+        return "inf"
     if magnitude.mean() < VANISHING_MEAN_ABS:
         return "vanishing"
     if magnitude.max() > EXPLODING_MAX_ABS:

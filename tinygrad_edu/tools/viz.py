@@ -12,7 +12,8 @@ A picture has the two kinds of node a textbook computation graph has:
 Edges follow the data: each input into the op that used it, and the op into its
 output. An input edge carries the argument's name (``x``, ``y``) when the op has
 several, so it can be matched with the rule; it is dashed when no gradient flows back
-along it. Each ``nn.Module`` call becomes a labelled cluster (``0: Linear(4, 16)``),
+along it. Each ``nn.Module`` call becomes a compactly labelled cluster
+(``0: Linear(4, 16)``, the module's ``short_repr``; hovering shows its full repr),
 nested like the modules. A tensor used twice is drawn once.
 
 Building a picture takes two steps, so other tools can decorate the same graph:
@@ -35,6 +36,7 @@ from ..compile import CompiledFunction
 from ..engine.tensor import Tensor
 from ..nn.module import Module, Parameter
 from . import health
+from .atomic import write_atomic
 
 FONT = "Helvetica"
 
@@ -56,13 +58,18 @@ KIND_WORDS = {
 OP_FILL, OP_BORDER = "#ede9fe", "#6d28d9"
 
 # Gradient health, with the thresholds of the gradient-flow report (tools/health.py).
-HEALTH_FILLS = {"ok": "#bbf7d0", "vanishing": "#fde68a", "exploding": "#fca5a5", None: "#e5e7eb"}
+# NaN and Inf are a saturated red: a broken gradient, not merely a large one.
+HEALTH_FILLS = {"ok": "#bbf7d0", "vanishing": "#fde68a", "exploding": "#fca5a5", "nan": "#ef4444",
+                "inf": "#ef4444", None: "#e5e7eb"}
 HEALTH_WORDS = {
     "ok": "gradient ok",
     "vanishing": f"vanishing gradient: mean |g| < {health.VANISHING_MEAN_ABS:g}",
     "exploding": f"exploding gradient: max |g| > {health.EXPLODING_MAX_ABS:g}",
+    "nan": "gradient holds NaN",
+    "inf": "gradient holds Inf",
     None: "no gradient stored",
 }
+ALWAYS_IN_LEGEND = ("ok", "vanishing", "exploding", None)  # NaN and Inf only when a node has them
 
 SMALL_SIZE = 8  # tensors with at most this many elements show their values
 
@@ -457,8 +464,7 @@ class GraphView:
             if cluster is None:
                 module = call.module
                 name = self._module_names.get(id(module), "")
-                extra = module.extra_repr()
-                text = f"{type(module).__name__}({extra})" if extra else type(module).__name__
+                text = module.short_repr()
                 cluster = Cluster(call.call_id, f"{name}: {text}" if name else text, parent, module)
                 self.clusters[call.call_id] = cluster
                 if parent is not None:
@@ -548,8 +554,8 @@ class GraphView:
 
     def _emit_cluster(self, graph, cluster, placed):
         with graph.subgraph(name=f"cluster_{cluster.key}") as sub:
-            sub.attr(label=_escape(cluster.label), style="rounded,dashed", color="#6b7280", fontcolor="#374151",
-                     fontsize="10", labeljust="l")
+            sub.attr(label=_escape(cluster.label), tooltip=repr(cluster.module), style="rounded,dashed",
+                     color="#6b7280", fontcolor="#374151", fontsize="10", labeljust="l")
             self._emit(sub, placed[cluster.key])
             for child in cluster.children:
                 self._emit_cluster(sub, child, placed)
@@ -639,7 +645,9 @@ class GradientsAndData(Decoration):
     def legend_rows(self):
         if self.grad_of is None:
             return []
-        return [(HEALTH_FILLS[k], HEALTH_WORDS[k]) for k in ("ok", "vanishing", "exploding", None)]
+        present = {verdict for verdict, _ in self._verdicts.values()}
+        shown = ALWAYS_IN_LEGEND + tuple(k for k in ("nan", "inf") if k in present)
+        return [(HEALTH_FILLS[k], HEALTH_WORDS[k]) for k in shown]
 
 
 def data_summary(array) -> str:
@@ -718,7 +726,7 @@ def draw_graph(outputs, params=None, show_grads=False, show_data=False, group_mo
                    anyway, and ``Tensor(name=...)`` names are always used
     show_grads     True: after ``backward()``, each tensor's gradient norm, with the node filled
                    by gradient health (ok / vanishing / exploding, the thresholds of the
-                   gradient-flow report). Leaves keep their ``.grad``; an intermediate only
+                   gradient-flow report; red for a gradient holding NaN or Inf). Leaves keep their ``.grad``; an intermediate only
                    with ``retain_grad()``. Or pass the ``Trace`` from ``tg.trace_backward`` to
                    show the gradient every tensor received in that backward pass.
     show_data      each tensor's min, max and mean
@@ -776,7 +784,7 @@ def write_picture(digraph, path, format=None) -> Path:
     except graphviz.ExecutableNotFound:
         raise RuntimeError(INSTALL_GRAPHVIZ) from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(picture)
+    write_atomic(path, picture)
     return path
 
 
