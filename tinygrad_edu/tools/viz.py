@@ -141,15 +141,16 @@ def backward_rule(ctx) -> str:
     return rule.split(";", 1)[1].strip() if ";" in rule else rule
 
 
-_BACKWARD_PARAMS = {}  # op class -> the parameters of its backward after (self, g, out)
+_FORWARD_PARAMS = {}  # op class -> the positional parameters of its forward after self
 
 
 def arg_names(ctx, count: int) -> list:
-    """Names of an op's inputs, read from its backward signature: ``['x', 'y']``, ``['xs[0]', ...]``."""
+    """Names of an op's inputs, read from its forward signature: ``['x', 'y']``, ``['xs[0]', ...]``."""
     cls = type(ctx)
-    if cls not in _BACKWARD_PARAMS:
-        _BACKWARD_PARAMS[cls] = list(inspect.signature(cls.backward).parameters.values())[3:]
-    params = _BACKWARD_PARAMS[cls]
+    if cls not in _FORWARD_PARAMS:
+        _FORWARD_PARAMS[cls] = [p for p in list(inspect.signature(cls.forward).parameters.values())[1:]
+                                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY, p.VAR_POSITIONAL)]
+    params = _FORWARD_PARAMS[cls]
     rest = params[-1] if params and params[-1].kind is inspect.Parameter.VAR_POSITIONAL else None
     fixed = len(params) - (rest is not None)
     names = []
