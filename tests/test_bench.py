@@ -28,7 +28,7 @@ def test_each_implementation_runs_in_its_own_process_with_equal_threads(tmp_path
     assert env["numpy"] == np.__version__ and env["threads"] == 1
     assert "each implementation in its own process, one at a time, 1 thread each" in out
     workers = env["workers"]
-    assert set(workers) == {"numpy", "tinygrad_edu"} | ({"torch"} if HAS_TORCH else set())
+    assert set(workers) == {"numpy", "tinygrad_edu", "compiled"} | ({"torch"} if HAS_TORCH else set())
     pids = {about["pid"] for about in workers.values()}
     assert len(pids) == len(workers) and os.getpid() not in pids
     for name, about in workers.items():
@@ -68,7 +68,8 @@ def test_check_fair_times_each_step_alone_and_says_which_figures_are_off(tmp_pat
 def test_command_line_runs_every_scenario_quickly(tmp_path, capsys):
     """Every scenario and case (PyTorch's rows are left out here to keep the test fast; the test above has them)."""
     path = tmp_path / "bench.json"
-    assert cli.main(["bench", "--quick", "--implementations", "numpy,reference,tinygrad_edu", "--json", str(path)]) == 0
+    assert cli.main(["bench", "--quick", "--implementations", "numpy,reference,tinygrad_edu,compiled",
+                     "--json", str(path)]) == 0
     out = capsys.readouterr().out
     report = json.loads(path.read_text())
     assert set(report["scenarios"]) == {"A", "B", "C", "D", "E"}
@@ -79,7 +80,9 @@ def test_command_line_runs_every_scenario_quickly(tmp_path, capsys):
         assert any(case.startswith(expected) for case in cases), expected
         assert expected in out
     steps_rows = [r for r in report["results"] if r["case"].startswith("training step")]
-    assert {r["implementation"] for r in steps_rows} == {"numpy", "reference", "tinygrad_edu"}
+    assert {r["implementation"] for r in steps_rows} == {"numpy", "reference", "tinygrad_edu", "compiled"}
+    assert {r["implementation"] for r in report["results"] if r["scenario"] == "D"} == {"numpy", "tinygrad_edu",
+                                                                                      "compiled"}
     assert all(r["median_s"] > 0 and r["ratio_to_floor"] > 0 for r in steps_rows)
     chains = [r for r in report["results"] if r["scenario"] == "E" and r["size"]]
     assert len({r["size"] for r in chains}) == 3 and all(r["median_s"] > 0 for r in chains)
@@ -87,9 +90,9 @@ def test_command_line_runs_every_scenario_quickly(tmp_path, capsys):
     shares = report["figures"]["C"]
     assert 0 < shares["matmul share of the step, numpy"] and 0 < shares["matmul share of the step, tinygrad_edu"]
     memory = [r for r in report["results"] if r["case"].startswith("memory")]
-    assert {r["implementation"] for r in memory} == {"numpy", "reference", "tinygrad_edu"}
+    assert {r["implementation"] for r in memory} == {"numpy", "reference", "tinygrad_edu", "compiled"}
     assert all(r["peak_bytes"] > 0 and r["median_s"] is None for r in memory)
-    assert "matmul share of the step, tinygrad_edu" in out and "peak memory ratio to floor" in out
+    assert "matmul share of the step, tinygrad_edu" in out and "peak memory ratio to floor, compiled" in out
 
 
 @pytest.mark.parametrize("argv,message", [

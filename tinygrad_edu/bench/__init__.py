@@ -8,8 +8,8 @@ op; E backward through long chains, and the peak memory of a C step (``scenarios
 
 Each case is done by several implementations (``steps``): the *floor*, the least
 work plain NumPy can do for it, written by hand with no graph; the tutorial's
-reference network (training steps only); tinygrad_edu; and PyTorch when it is
-importable. Every implementation is timed in its own worker process, one at a time,
+reference network (training steps only); tinygrad_edu, eager and compiled with
+``tg.compile``; and PyTorch when it is importable. Every implementation is timed in its own worker process, one at a time,
 with the same thread count (``harness``); ``--check-fair`` shows that each figure
 is within 10% of the same step timed alone. The report gives the median repeat and
 its ratio to the floor and to PyTorch.
@@ -33,11 +33,11 @@ from ..tools.argtypes import positive_int
 from ..tools.atomic import write_atomic
 from .harness import FAIR_TOLERANCE, Case, Worker, WorkerError, is_fair, measure_case
 from .scenarios import CHAIN_SIZES, SCENARIOS, Scenario
-from .steps import FLOOR, OURS, REFERENCE, STEPS, TORCH, Problem, make_problem, step_implementations, step_names
+from .steps import COMPILED, FLOOR, OURS, REFERENCE, STEPS, TORCH, Problem, make_problem, step_implementations, step_names
 
 __all__ = [
     "BenchError", "Case", "Result", "Scenario", "SCENARIOS", "CHAIN_SIZES", "Problem", "make_problem",
-    "step_implementations", "step_names", "FLOOR", "REFERENCE", "OURS", "TORCH", "WorkerError",
+    "step_implementations", "step_names", "FLOOR", "REFERENCE", "OURS", "COMPILED", "TORCH", "WorkerError",
     "add_arguments", "check_json_path", "run", "main",
 ]
 

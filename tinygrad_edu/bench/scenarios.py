@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from .harness import Case, Prepare
-from .steps import FLOOR, OURS, STEPS, TORCH, import_torch, make_problem, step_names
+from .steps import COMPILED, FLOOR, OURS, STEPS, TORCH, import_torch, make_problem, step_names
 
 
 @dataclass
@@ -129,6 +129,14 @@ def _ours_add():
     return lambda number: lambda: a + b
 
 
+def _compiled_add():
+    import tinygrad_edu as tg
+
+    a, b = (tg.Tensor(x, requires_grad=True) for x in _d_operands())
+    add = tg.compile(lambda: a + b)
+    return lambda number: add
+
+
 def _torch_add():
     torch = import_torch()
     a, b = (torch.tensor(x, requires_grad=True) for x in _d_operands())
@@ -155,6 +163,14 @@ def _ours_mul_sum():
     return lambda number: lambda: (a * b).sum().backward()
 
 
+def _compiled_mul_sum():
+    import tinygrad_edu as tg
+
+    a, b = (tg.Tensor(x, requires_grad=True) for x in _d_operands())
+    step = tg.compile(lambda: (a * b).sum().backward())
+    return lambda number: step
+
+
 def _torch_mul_sum():
     torch = import_torch()
     a, b = (torch.tensor(x, requires_grad=True) for x in _d_operands())
@@ -163,9 +179,10 @@ def _torch_mul_sum():
 
 def _d_cases(quick: bool) -> List[Case]:
     return [
-        Case("recorded op: 4x4 add, requires_grad", _torch_or_not({FLOOR: _numpy_add, OURS: _ours_add}, _torch_add)),
+        Case("recorded op: 4x4 add, requires_grad",
+             _torch_or_not({FLOOR: _numpy_add, OURS: _ours_add, COMPILED: _compiled_add}, _torch_add)),
         Case("(a * b).sum(): forward + backward",
-             _torch_or_not({FLOOR: _numpy_mul_sum, OURS: _ours_mul_sum}, _torch_mul_sum)),
+             _torch_or_not({FLOOR: _numpy_mul_sum, OURS: _ours_mul_sum, COMPILED: _compiled_mul_sum}, _torch_mul_sum)),
     ]
 
 
@@ -251,8 +268,8 @@ def _e_summary(results) -> Dict[str, object]:
             per_op = [r.median_s / r.size for r in rows]
             figures[f"linearity {implementation}"] = per_op[-1] / per_op[0]
     for r in results:
-        if r.implementation == OURS and r.peak_ratio_to_floor is not None:
-            figures[f"peak memory ratio to floor, {r.case}"] = r.peak_ratio_to_floor
+        if r.implementation in (OURS, COMPILED) and r.peak_ratio_to_floor is not None:
+            figures[f"peak memory ratio to floor, {r.implementation}, {r.case}"] = r.peak_ratio_to_floor
     return figures
 
 

@@ -10,6 +10,7 @@ them), ``parameters()`` lists ``(W (in, out), b (out,))`` as ndarrays.
 * ``ReferenceStep``: the tutorial's network, ``reference.MLP`` (one-hot targets,
   probabilities, a clipped log), a row of its own.
 * ``TinygradStep``: ``nn.MLP``, ``nn.functional.cross_entropy``, ``optim.SGD``.
+* ``CompiledStep``: the same step under ``tg.compile``: captured once, then replayed.
 * ``TorchStep``: PyTorch eager, when it is importable (it is never a dependency).
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 FLOOR = "numpy"
 REFERENCE = "reference"
 OURS = "tinygrad_edu"
+COMPILED = "compiled"
 TORCH = "torch"
 
 LEARNING_RATE = 0.01
@@ -188,16 +190,32 @@ class TinygradStep:
                 layer.weight.copy_(W0)
                 layer.bias.copy_(b0)
 
-    def __call__(self) -> float:
-        p = self.problem
+    def train(self, x, labels):
+        """One step on (x, labels); returns the loss Tensor."""
         self.optimizer.zero_grad()
-        loss = self.cross_entropy(self.model.logits(p.x), p.labels)
+        loss = self.cross_entropy(self.model.logits(x), labels)
         loss.backward()
         self.optimizer.step()
-        return loss.item()
+        return loss
+
+    def __call__(self) -> float:
+        return self.train(self.problem.x, self.problem.labels).item()
 
     def parameters(self):
         return [(layer.weight.data, layer.bias.data) for layer in self.model.layers]
+
+
+class CompiledStep(TinygradStep):
+    """tinygrad_edu's step compiled with ``tg.compile``: the first call captures it, later calls replay it."""
+
+    def __init__(self, problem: Problem):
+        from ..compile import compile
+
+        super().__init__(problem)
+        self.compiled = compile(self.train)
+
+    def __call__(self) -> float:
+        return self.compiled(self.problem.x, self.problem.labels).item()
 
 
 class TorchStep:
@@ -235,7 +253,8 @@ class TorchStep:
 
 
 # name -> the step class; the harness builds only the one its worker times
-STEPS: Dict[str, type] = {FLOOR: FloorStep, REFERENCE: ReferenceStep, OURS: TinygradStep, TORCH: TorchStep}
+STEPS: Dict[str, type] = {FLOOR: FloorStep, REFERENCE: ReferenceStep, OURS: TinygradStep, COMPILED: CompiledStep,
+                          TORCH: TorchStep}
 
 
 def step_names() -> list:
