@@ -194,3 +194,13 @@ def test_fit_with_compile_trains_exactly_as_eager_fit():
     assert compiled.loss == eager.loss and compiled.accuracy == eager.accuracy
     for a, b in zip(eager_model.parameters(), model.parameters()):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("dataset", ["iris", "digits"])  # an MLP, and a convolutional network
+def test_the_demo_trains_the_same_compiled(dataset):
+    from tinygrad_edu import demo
+
+    eager = demo.train(dataset, epochs=2, verbose=False)
+    compiled = demo.train(dataset, epochs=2, verbose=False, compile=True)
+    assert compiled.history.loss == eager.history.loss
+    assert compiled.test_accuracy == eager.test_accuracy
