@@ -141,11 +141,7 @@ class Program:
             self._template[slot] = value
         self._steps = [(i.run, i.clear) for i in self.instructions]
         self.live_shapes = [(tensor, tensor.shape, tensor.dtype) for _, tensor in self.live]
-        if isinstance(result, _TensorSlot):  # the usual case, a loss: no walk through a template
-            index = result.slot.index
-            self._result_of = lambda values: Tensor._make(values[index])
-        else:
-            self._result_of = lambda values: _build(result, values)
+        self._result_of = _builder(result)
 
     def guards_hold(self) -> bool:
         """The guards that arguments cannot show: training flags, and the parameters' shapes and dtypes."""
@@ -201,19 +197,24 @@ def _slots_in(template):
             yield from _slots_in(item)
 
 
-def _build(template, values):
-    """``fn``'s result from its template: each Slot becomes a Tensor of that slot's array."""
+def _builder(template):
+    """values -> the object ``template`` describes: a Slot's value, a Tensor around a _TensorSlot's, the rest as is.
+
+    Made once per instruction, so a replay does not walk the template again.
+    """
     if isinstance(template, _TensorSlot):
-        return Tensor._make(values[template.slot.index])
+        index = template.slot.index
+        return lambda values: Tensor._make(values[index])
     if isinstance(template, Slot):
-        return values[template.index]
-    if isinstance(template, tuple):
-        return tuple(_build(t, values) for t in template)
-    if isinstance(template, list):
-        return [_build(t, values) for t in template]
-    if isinstance(template, dict):
-        return {k: _build(t, values) for k, t in template.items()}
-    return template
+        index = template.index
+        return lambda values: values[index]
+    if isinstance(template, (tuple, list)) and any(True for _ in _slots_in(template)):
+        parts, kind = [_builder(t) for t in template], type(template)
+        return lambda values: kind(part(values) for part in parts)
+    if isinstance(template, dict) and any(True for _ in _slots_in(template)):
+        parts = {k: _builder(t) for k, t in template.items()}
+        return lambda values: {k: part(values) for k, part in parts.items()}
+    return lambda values: template
 
 
 @dataclass
@@ -532,12 +533,12 @@ def _forward_instruction(cls, operands, attrs, out, node_slot, needs_input_grad)
         fetch = _getter(indices)
     else:
         fetch = lambda values: [values[o.index] if isinstance(o, Slot) else o for o in operands]  # noqa: E731
-    static = not any(True for _ in _slots_in(attrs))
+    attributes = _builder(attrs)
 
     def run(values):
         node = cls()
         node.needs_input_grad = needs_input_grad  # what backward may read of the recording
-        data = node.forward(*fetch(values), **(attrs if static else _build(attrs, values)))
+        data = node.forward(*fetch(values), **attributes(values))
         if type(data) is not np.ndarray:  # as in Function.apply: a 0-d result as an array
             scalar, data = data, np.asarray(data)
             node.saved = tuple(data if s is scalar else s for s in node.saved)
@@ -548,14 +549,12 @@ def _forward_instruction(cls, operands, attrs, out, node_slot, needs_input_grad)
 
 
 def _host_instruction(program, fn, args, kwargs, result_slot):
-    has_slots = any(True for _ in _slots_in((args, kwargs)))
+    """values -> ``fn`` called again, on this replay's values where the capture saw op results."""
+    arguments, keywords = _builder(tuple(args)), _builder(kwargs)
     result = None if result_slot is None else result_slot.index
 
     def run(values):
-        if has_slots:
-            out = fn(*_build(args, values), **_build(kwargs, values))
-        else:
-            out = fn(*args, **kwargs)
+        out = fn(*arguments(values), **keywords(values))
         if result is not None:
             values[result] = out._data if isinstance(out, Tensor) else out
         program.refresh(values)
@@ -669,8 +668,10 @@ def _backward_instruction(node_slot, g_slot, seen_slot, targets, name):
             grad = grads[j]
             if isinstance(grad, np.generic):
                 grad = np.asarray(grad)
-            if any(grad is value for value in saved):
-                values[seen_slot].add(id(grad))
+            for value in saved:
+                if grad is value:
+                    values[seen_slot].add(id(grad))
+                    break
             if grad.shape != shape:
                 grad = sum_to_shape(grad, shape, name)
             if grad.dtype != dtype:
