@@ -17,8 +17,9 @@ matrix products can take twice as long as on its own). So the harness
   (rotating who goes first) so a change in machine load hits them all alike, and
   reports the median repeat;
 * can show that this is fair (``check_fair``): each implementation's figure is
-  compared with the same step timed *alone*, in a fresh process with no other
-  implementation around, and should be within ``FAIR_TOLERANCE`` of it.
+  compared with the same step timed *alone*, in a fresh process that has run
+  nothing else, its repeats taken in turn with the harness's, and should be within
+  ``FAIR_TOLERANCE`` of it.
 
 Garbage collection stays on, as in real use (it runs once before each case).
 
@@ -240,43 +241,48 @@ def measure_case(case: Case, where: dict, workers: Dict[str, Worker], repeats: i
     """Time (and measure the memory of) every implementation of ``case``, each in its worker.
 
     ``where`` is ``{"scenario": key, "case": position, "quick": bool}``: how a worker
-    finds the case. With ``check_fair`` each implementation is then timed alone too.
+    finds the case. With ``check_fair`` each implementation is also timed *alone*: in
+    a fresh worker that loads only this case, its repeats taken in turn with the
+    harness's (so a change in the machine's load hits both figures alike).
     """
     names = list(case.implementations)
     timings = {name: Timing() for name in names}
-    for name in names:
-        _load(workers[name], where, name)
-    if case.timed:
-        numbers = {name: workers[name].ask(op="calibrate", min_repeat_s=min_repeat_s)["number"] for name in names}
-        samples = {name: [] for name in names}
-        for r in range(repeats):
-            for name in names[r % len(names):] + names[: r % len(names)]:
-                samples[name].append(workers[name].ask(op="repeat", number=numbers[name])["seconds"])
+    alone = {name: Worker(name, threads) for name in names} if check_fair and case.timed else {}
+    try:
         for name in names:
-            timings[name].median_s = statistics.median(samples[name])
-            timings[name].repeats_s = samples[name]
-            timings[name].calls_per_repeat = numbers[name]
-    if case.memory:
+            _load(workers[name], where, name)
+        if case.timed:
+            _time(names, workers, alone, timings, where, repeats, min_repeat_s)
+        if case.memory:
+            for name in names:
+                timings[name].peak_bytes = workers[name].ask(op="memory")["peak_bytes"]
         for name in names:
-            timings[name].peak_bytes = workers[name].ask(op="memory")["peak_bytes"]
-    for name in names:
-        workers[name].ask(op="unload")
-    if check_fair and case.timed:
-        for name in names:
-            timings[name].alone_median_s = time_alone(where, name, timings[name].calls_per_repeat, repeats,
-                                                      min_repeat_s, threads)
+            workers[name].ask(op="unload")
+    finally:
+        for worker in alone.values():
+            worker.close()
     return timings
 
 
-def time_alone(where: dict, name: str, number: int, repeats: int, min_repeat_s: float, threads: int) -> float:
-    """The median repeat of one implementation's step in a fresh worker, with no other implementation around."""
-    worker = Worker(name, threads)
-    try:
+def _time(names, workers, alone, timings, where, repeats, min_repeat_s) -> None:
+    """Warm up and calibrate, then alternate the implementations repeat by repeat (each one's alone worker too)."""
+    for name, worker in alone.items():
         _load(worker, where, name)
         worker.ask(op="calibrate", min_repeat_s=min_repeat_s)  # the same warm-up as in the harness
-        return statistics.median(worker.ask(op="repeat", number=number)["seconds"] for _ in range(repeats))
-    finally:
-        worker.close()
+    numbers = {name: workers[name].ask(op="calibrate", min_repeat_s=min_repeat_s)["number"] for name in names}
+    samples = {name: [] for name in names}
+    alone_samples = {name: [] for name in alone}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            samples[name].append(workers[name].ask(op="repeat", number=numbers[name])["seconds"])
+            if name in alone:
+                alone_samples[name].append(alone[name].ask(op="repeat", number=numbers[name])["seconds"])
+    for name in names:
+        timings[name].median_s = statistics.median(samples[name])
+        timings[name].repeats_s = samples[name]
+        timings[name].calls_per_repeat = numbers[name]
+        if name in alone:
+            timings[name].alone_median_s = statistics.median(alone_samples[name])
 
 
 def is_fair(median_s: Optional[float], alone_median_s: Optional[float]) -> Optional[bool]:
