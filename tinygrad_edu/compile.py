@@ -145,8 +145,14 @@ class Program:
 
     def guards_hold(self) -> bool:
         """The guards that arguments cannot show: training flags, and the parameters' shapes and dtypes."""
-        return (all(module.training == flag for module, flag in self.modules)
-                and all(t._data.shape == shape and t._data.dtype == dtype for t, shape, dtype in self.live_shapes))
+        for module, flag in self.modules:  # plain loops: this runs before every replay
+            if module.training != flag:
+                return False
+        for tensor, shape, dtype in self.live_shapes:
+            data = tensor._data
+            if data.shape != shape or data.dtype != dtype:
+                return False
+        return True
 
     def replay(self, args, kwargs):
         """Run the program on a new call's arguments; returns what ``fn`` would have returned."""
