@@ -50,12 +50,13 @@ def test_each_implementation_runs_in_its_own_process_with_equal_threads(tmp_path
 def test_check_fair_times_each_step_alone_and_says_which_figures_are_off(tmp_path, capsys):
     path = tmp_path / "bench.json"
     rc = bench.main(["--quick", "--scenarios", "D", "--implementations", "numpy,tinygrad_edu",
-                     "--check-fair", "--json", str(path)])
+                     "--check-fair", "--repeats", "4", "--json", str(path)])
     out = capsys.readouterr().out
     results = json.loads(path.read_text())["results"]
     assert {r["implementation"] for r in results} == {"numpy", "tinygrad_edu"}
+    assert "median of 4 repeats" in out
     for r in results:
-        assert r["alone_median_s"] > 0
+        assert len(r["repeats_s"]) == 4 and r["alone_median_s"] > 0
         assert r["ratio_to_alone"] == pytest.approx(r["median_s"] / r["alone_median_s"])
         assert r["fair"] == (abs(r["ratio_to_alone"] - 1) <= harness.FAIR_TOLERANCE)
     unfair = [r for r in results if not r["fair"]]

@@ -134,12 +134,14 @@ def _selected(case: Case, implementations) -> Case:
 
 
 def run_scenario(scenario: Scenario, workers: Dict[str, Worker], quick: bool, threads: int,
-                 check_fair: bool = False, implementations=None) -> tuple:
+                 check_fair: bool = False, implementations=None, repeats: Optional[int] = None) -> tuple:
     """(results, derived figures) of one scenario, its cases measured by ``workers``.
 
-    ``implementations``: the names to time (default: every one a case has).
+    ``implementations``: the names to time (default: every one a case has);
+    ``repeats``: timed repeats per figure (default: 7, or 3 for a quick run).
     """
-    repeats, min_repeat_s = QUICK_RUN if quick else FULL_RUN
+    default_repeats, min_repeat_s = QUICK_RUN if quick else FULL_RUN
+    repeats = repeats or default_repeats
     results: List[Result] = []
     for position, case in enumerate(scenario.build(quick)):
         case = _selected(case, implementations)
@@ -193,7 +195,7 @@ def _worker_line(name: str, about: dict) -> str:
 def format_report(env: Dict[str, object], results: List[Result], figures: Dict[str, Dict[str, object]],
                   quick: bool) -> str:
     """The table: one row per implementation and case, then the derived figures."""
-    repeats = (QUICK_RUN if quick else FULL_RUN)[0]
+    repeats = env.get("repeats") or (QUICK_RUN if quick else FULL_RUN)[0]
     lines = [
         f"tinygrad_edu {env['tinygrad_edu']} benchmark{' (quick)' if quick else ''}: median of {repeats} "
         f"repeats; each implementation in its own process, one at a time, {_threads(env['threads'])} each",
@@ -259,6 +261,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="threads for every library (default: OPENBLAS/OMP/MKL_NUM_THREADS, else one per CPU)")
+    parser.add_argument("--repeats", type=positive_int, metavar="N",
+                        help=f"timed repeats per figure, the median is reported (default: {FULL_RUN[0]}; "
+                             f"--quick: {QUICK_RUN[0]}); more steady the figures on a busy machine")
     parser.add_argument("--implementations", metavar="NAMES",
                         help=f"comma-separated subset of {','.join(STEPS)} (default: all that can run here)")
     parser.add_argument("--check-fair", action="store_true",
@@ -308,11 +313,12 @@ def run(args) -> int:
     workers = {name: Worker(name, threads) for name in sorted(names)}
     try:
         env = environment(threads, workers)
+        env["repeats"] = getattr(args, "repeats", None) or (QUICK_RUN if args.quick else FULL_RUN)[0]
         results: List[Result] = []
         figures: Dict[str, Dict[str, object]] = {}
         for key in keys:
             scenario_results, scenario_figures = run_scenario(SCENARIOS[key], workers, args.quick, threads, check_fair,
-                                                              selected)
+                                                              selected, getattr(args, "repeats", None))
             results += scenario_results
             if scenario_figures:
                 figures[key] = scenario_figures
