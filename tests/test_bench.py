@@ -33,6 +33,7 @@ def test_each_implementation_runs_in_its_own_process_with_equal_threads(tmp_path
     assert len(pids) == len(workers) and os.getpid() not in pids
     for name, about in workers.items():
         assert about["blas_threads"] == 1, name
+        assert about["allocator"] == harness.ALLOCATOR_VARIABLES, name  # the same allocator settings everywhere
         assert about["torch_threads"] == (1 if name == "torch" else None)  # only the PyTorch worker imports it
 
     cases = {r["case"] for r in report["results"]}

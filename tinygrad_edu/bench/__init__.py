@@ -203,6 +203,9 @@ def format_report(env: Dict[str, object], results: List[Result], figures: Dict[s
         f"Python {env['python']}, {env['cpu_count']} CPUs ({env['processor']})",
     ]
     lines += [_worker_line(name, about) for name, about in env["workers"].items()]
+    allocator = next(iter(env["workers"].values()), {}).get("allocator") or {}
+    if allocator:
+        lines.append("every worker: " + " ".join(f"{k}={v}" for k, v in allocator.items()) + " (steady allocation)")
     if env.get("load_average") is not None:
         lines.append(f"load average {env['load_average']:.2f} at the start, {env['load_average_after']:.2f} at the end "
                      f"(other work on the machine makes figures noisy)")

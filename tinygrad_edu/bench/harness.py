@@ -9,6 +9,7 @@ matrix products can take twice as long as on its own). So the harness
   of its own, a *worker*, started with the same thread count for every library:
   ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` in its
   environment, and ``torch.set_num_threads`` (see ``steps.import_torch``);
+* starts every worker with the same allocator settings (``ALLOCATOR_VARIABLES``);
 * lets one worker run at a time: between its turns a worker is stopped (``SIGSTOP``,
   where the system has it), so not even its idle threads can spin while another
   implementation is timed;
@@ -51,6 +52,13 @@ Prepare = Callable[[int], Callable[[], object]]
 FAIR_TOLERANCE = 0.10  # a harness figure within 10% of the same step timed alone is fair
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+# glibc hands large arrays back to the system when they are freed (munmap, or trimming the
+# heap) and faults fresh pages in for the next step's arrays; whether that happens at every
+# step depends on what the process ran before (the floor's C step: 79 ms in a process of its
+# own, 60 ms after other work). Raised thresholds keep freed memory for reuse, in every worker
+# alike, so a figure measures the step, not the allocator's history. (Other systems ignore these.)
+ALLOCATOR_VARIABLES = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(128 * 2**20)}
 
 
 @dataclass
@@ -151,9 +159,9 @@ def blas_about() -> Dict[str, object]:
 # ----------------------------------------------------------------------------- the parent's side
 
 
-def thread_environment(threads: int) -> Dict[str, str]:
-    """The variables that give every library ``threads`` threads (read when a process starts)."""
-    return {name: str(threads) for name in THREAD_VARIABLES}
+def worker_environment(threads: int) -> Dict[str, str]:
+    """What every worker starts with: ``threads`` threads for every library, the same allocator settings."""
+    return {**{name: str(threads) for name in THREAD_VARIABLES}, **ALLOCATOR_VARIABLES}
 
 
 class Worker:
@@ -169,7 +177,7 @@ class Worker:
         import tinygrad_edu
 
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(tinygrad_edu.__file__)))
-        env = dict(os.environ, **thread_environment(threads))
+        env = dict(os.environ, **worker_environment(threads))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self.implementation = implementation
         self.process = subprocess.Popen(

@@ -37,6 +37,7 @@ class _Session:
     def about(self, request):
         about = harness.blas_about()
         about["pid"] = os.getpid()
+        about["allocator"] = {name: os.environ.get(name) for name in harness.ALLOCATOR_VARIABLES}
         torch = sys.modules.get("torch")
         about["torch"] = torch.__version__ if torch is not None else None
         about["torch_threads"] = torch.get_num_threads() if torch is not None else None
