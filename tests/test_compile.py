@@ -204,3 +204,10 @@ def test_the_demo_trains_the_same_compiled(dataset):
     compiled = demo.train(dataset, epochs=2, verbose=False, compile=True)
     assert compiled.history.loss == eager.history.loss
     assert compiled.test_accuracy == eager.test_accuracy
+
+
+def test_pythons_own_compile_habit_gets_a_clear_error():
+    with pytest.raises(TypeError, match="builtins.compile"):
+        tg.compile("x = 1", "<string>", "exec")  # a star import of tinygrad_edu shadows the built-in
+    with pytest.raises(TypeError, match="one function to capture, got int"):
+        tg.compile(3)

@@ -782,7 +782,7 @@ def _describe(name, grad_mode, program):
             + f": {len(program.instructions)} instructions")
 
 
-def compile(fn) -> CompiledFunction:
+def compile(fn, *unexpected, **options) -> CompiledFunction:
     """Capture ``fn`` on its first call, then replay the captured program on later calls.
 
     ``fn`` is an ordinary function: a training step (zero_grad, forward, loss,
@@ -804,4 +804,10 @@ def compile(fn) -> CompiledFunction:
         >>> [round(step(np.array([1.0, 1.0], dtype=np.float32)).item(), 2) for _ in range(3)]
         [3.0, 2.8, 2.6]
     """
+    if unexpected or options or not callable(fn):
+        raise TypeError(
+            f"tg.compile takes one function to capture, got {type(fn).__name__}"
+            + (f" and {len(unexpected) + len(options)} more argument(s)" if unexpected or options else "")
+            + "; Python's own compile(source, filename, mode) is builtins.compile (a star import of "
+            "tinygrad_edu hides it)")
     return CompiledFunction(fn)
