@@ -211,3 +211,16 @@ def test_pythons_own_compile_habit_gets_a_clear_error():
         tg.compile("x = 1", "<string>", "exec")  # a star import of tinygrad_edu shadows the built-in
     with pytest.raises(TypeError, match="one function to capture, got int"):
         tg.compile(3)
+
+
+def test_an_in_place_change_of_an_op_result_is_refused():
+    w = tg.Tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        h = w * x
+        with tg.no_grad():
+            h.add_(1.0)  # not an op: a replay would skip it
+        return h.sum()
+
+    with pytest.raises(tg.CompileError, match="result of shape \\(2,\\) was changed in place"):
+        tg.compile(step)(np.ones(2, np.float32))

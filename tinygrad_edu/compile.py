@@ -260,6 +260,7 @@ class _Capture(events.Observer):
         self.keep = []  # everything seen, alive until the capture ends (ids stay unique)
         self.sweep = None  # the backward sweep being recorded
         self.sweeps = []  # the leaves each finished sweep gave a gradient
+        self.results = []  # (op result, its version): an in-place change of one is refused
         self.modules = {}
         self.roots = {}  # the outermost modules called: their parameter names label the listing
         # tensors that exist before the call: a tensor made during it from unseen data is refused
@@ -347,13 +348,19 @@ class _Capture(events.Observer):
         return next((leaf for sweep in self.sweeps for leaf in sweep if leaf.grad is tensor), None)
 
     def _check_untouched(self, where):
-        """Live tensors may change only inside host calls: an in-place update elsewhere would not replay."""
+        """Tensors may change in place only inside host calls: an update elsewhere is not an op, and would not replay."""
         for key, (slot, tensor, version, data) in self.live.items():
             if tensor._version != version or id(tensor._data) != data:
                 raise CompileError(
                     f"tg.compile: {self._label(tensor)} (shape {tensor.shape}) was changed in place {where}, "
                     "outside an optimizer step, so a replay would not repeat it. Update parameters with an "
                     "optimizer (tg.optim) inside the compiled function")
+        for tensor, version in self.results:
+            if tensor._version != version:
+                raise CompileError(
+                    f"tg.compile: an op's result of shape {tensor.shape} was changed in place {where} (add_, "
+                    "mul_, x[...] = ..., ...), which a replay would not repeat; compute a new tensor instead "
+                    "(y = x + 1, tg.where(...))")
 
     def _refresh_live(self):
         for key, (slot, tensor, version, data) in list(self.live.items()):
@@ -374,6 +381,7 @@ class _Capture(events.Observer):
         out_slot = program.new_slot(out.shape, out.dtype)
         node_slot = program.new_slot(label=f"node{out_slot.index}")
         self._register(out, out_slot)
+        self.results.append((out, out._version))
         self.nodes[id(node)] = node_slot
         self.keep.append(node)
         run = _forward_instruction(type(node), operands, attr_template, out_slot.index, node_slot.index,
