@@ -4,15 +4,22 @@
     python docs/make_pictures.py FOLDER   # write the pictures into FOLDER instead
 
 A page embeds a picture as ``![what it shows](images/NAME)`` (``../images/NAME`` from
-a sub-folder, ``docs/images/NAME`` from the README), and one of the page's own python
-blocks writes the file ``NAME``, for instance ``tg.render_graph(loss, "first-graph.svg")``.
-This script runs the python blocks of every page that embeds a picture, the way the
-test suite runs them (in order, in one namespace, in a fresh scratch folder, after
-``tg.manual_seed(0)``), and copies each embedded picture from the scratch folder into
-the images folder. So every picture is exactly what the code beside it draws; a page
-that embeds a picture its code does not write is an error.
+a sub-folder, ``docs/images/NAME`` from the README), or a backprop explorer as
+``<iframe src="../../images/NAME.html">`` (the site serves a page from a folder of its
+own, one level deeper than its file), and one of the page's own python blocks writes
+the file ``NAME``, for instance ``tg.render_graph(loss, "first-graph.svg")`` or
+``tg.render_explorer(loss, "explorer-perceptron.html")``. This script runs the python
+blocks of every page that embeds a picture, the way the test suite runs them (in
+order, in one namespace, in a fresh scratch folder, after ``tg.manual_seed(0)``), and
+copies each embedded picture from the scratch folder into the images folder. So every
+picture is exactly what the code beside it draws; a page that embeds a picture its
+code does not write is an error.
 
-It needs what the pages need: Graphviz's ``dot`` and matplotlib.
+The one exception are ``SCREENSHOTS``: pictures of an explorer page at one step, taken
+in headless Chromium (driven by Playwright) once the pages are drawn.
+
+It needs what the pages need: Graphviz's ``dot``, matplotlib, and for the screenshots
+Chromium and Playwright.
 """
 from __future__ import annotations
 
@@ -30,6 +37,9 @@ IMAGES = ROOT / "docs" / "images"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 PICTURE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")  # ![alt](path)
+FRAME = re.compile(r"<iframe\b[^>]*\bsrc=\"([^\"]+)\"")  # <iframe src="path">
+# picture -> (the explorer page it shows, drawn by a docs page; the step, as the page's address ends)
+SCREENSHOTS = {"explorer-step.png": ("explorer-dense-layer.html", "#backward-6")}
 FENCE = re.compile(r"^(\s*)```([\w+-]*)\s*$")
 NO_RUN = "<!-- no-run -->"
 
@@ -37,7 +47,7 @@ NO_RUN = "<!-- no-run -->"
 def embedded_pictures(text: str) -> list:
     """The pictures a page embeds from the images folder, as paths inside that folder."""
     names = []
-    for link in PICTURE.findall(text):
+    for link in PICTURE.findall(text) + FRAME.findall(text):
         if "images/" in link and "://" not in link:
             names.append(link.split("images/", 1)[1])
     return names
@@ -85,9 +95,11 @@ def run_page(page: Path, folder: Path) -> None:
 def make_pictures(out: Path = IMAGES, pages=PAGES) -> list:
     """Write every embedded picture of ``pages`` into ``out``; returns the paths written."""
     out = Path(out)
-    written = []
+    written, screenshots = [], []
     for page in pages:
         names = embedded_pictures(page.read_text(encoding="utf-8"))
+        screenshots += [name for name in names if name in SCREENSHOTS]
+        names = [name for name in names if name not in SCREENSHOTS]
         if not names:
             continue
         with tempfile.TemporaryDirectory() as scratch:
@@ -101,7 +113,28 @@ def make_pictures(out: Path = IMAGES, pages=PAGES) -> list:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(drawn, target)
                 written.append(target)
+    for name in dict.fromkeys(screenshots):
+        explorer, step = SCREENSHOTS[name]
+        written.append(screenshot(out / explorer, step, out / name))
     return written
+
+
+def screenshot(page: Path, step: str, path: Path) -> Path:
+    """A PNG of the explorer ``page`` opened at ``step`` (``#backward-6``), as a reader's window shows it."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise FileNotFoundError(f"{path.name} is a screenshot, taken in Chromium: install it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium)
+        try:
+            window = browser.new_page(viewport={"width": 1280, "height": 760})
+            window.goto(page.resolve().as_uri() + step)
+            window.screenshot(path=str(path))
+        finally:
+            browser.close()
+    return path
 
 
 if __name__ == "__main__":

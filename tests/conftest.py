@@ -20,3 +20,9 @@ def _fresh_state():
     with tg.enable_grad():
         yield
     tg.set_default_dtype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, for the tests that compare with it; they skip where it is not installed."""
+    return pytest.importorskip("torch", reason="PyTorch is not installed (the comparisons with it are optional)")

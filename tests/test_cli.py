@@ -96,6 +96,9 @@ def test_gradcheck_exit_status_is_1_when_a_module_check_fails(monkeypatch, capsy
     (["graph", "--layers", "4"], "argument --layers: needs an input and an output size"),
     (["graph", "--layers", "4,0,3"], "argument --layers: must be at least 1, got 0"),
     (["graph", "--out", "graph.gif"], "--out must end in .svg, .png, .pdf, got 'graph.gif'"),
+    (["explore", "--out", "backprop.svg"], "--out must end in .html, got 'backprop.svg'"),
+    (["explore", "--layers", "4,3", "--activations", "relu,softmax"],
+     "--layers 4,3 makes 1 layers, which need 1 activations; --activations gives 2"),
     ([], "the following arguments are required: COMMAND"),
 ])
 def test_bad_arguments_get_one_line_and_status_2(args, message):
@@ -268,3 +271,34 @@ def test_graph_command_without_dot_says_what_to_install(tmp_path):
     [line] = result.stderr.splitlines()
     assert "Graphviz's dot program" in line and "install" in line
     assert not (tmp_path / "g.svg").exists()
+
+
+# ---------------------------------------------------------------------------- explore
+
+
+def test_explore_command_writes_the_explorer_of_one_training_step(tmp_path):
+    out = tmp_path / "pages" / "backprop.html"
+    result = run_cli("explore", "--layers", "4,16,8,3", "--out", str(out))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.strip() == f"Wrote {out}"
+    page = out.read_text(encoding="utf-8")
+    for part in ("<!DOCTYPE html>", "Backprop explorer: loss (scalar)", "layers.1: Linear(16, 8)", "layers.0.weight"):
+        assert part in page
+    assert "‖grad‖" not in page
+    result = run_cli("explore", "--layers", "2,3,2", "--activations", "tanh,softmax", "--grads", "--out", str(out))
+    assert result.returncode == 0 and "‖grad‖" in out.read_text(encoding="utf-8")
+    (tmp_path / "taken.html").mkdir()  # a folder where the page should go
+    result = run_cli("explore", "--out", str(tmp_path / "taken.html"))
+    assert result.returncode == 2 and result.stderr.startswith("tinygrad-edu: error: cannot write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pages", "taken.html"]  # no temporary file left
+
+
+def test_explore_command_without_dot_says_what_to_install(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = dict(os.environ, PATH=str(empty), PYTHONPATH=str(ROOT))
+    result = subprocess.run([sys.executable, "-m", "tinygrad_edu", "explore", "--out", str(tmp_path / "b.html")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 1 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert "Graphviz's dot program" in line and not (tmp_path / "b.html").exists()

@@ -2,105 +2,127 @@
 gradgradcheck over a grid of shapes, strides and paddings, the im2col primitives, errors and modules."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_edu as tg
 from tinygrad_edu import nn
 from tinygrad_edu.engine import ops
-from tinygrad_edu.nn.conv import avg_pool2d, conv2d, im2col, max_pool2d
+from tinygrad_edu.nn.conv import avg_pool1d, avg_pool2d, conv1d, conv2d, im2col, max_pool1d, max_pool2d
 from tinygrad_edu.testing import check_op
 from tinygrad_edu.tools.opspec import OpSpec, draw_values
 
 # ----------------------------------------------------------------------------- loop references
-# One output pixel at a time, straight from the definitions: slow, obviously right.
+# One output pixel at a time, straight from the definitions (PyTorch's, for the pools): slow, obviously right.
+# ``pads`` are ((top, bottom), (left, right)); a symmetric (ph, pw) padding is ((ph, ph), (pw, pw)).
 
 
-def _out_size(size, kernel, stride, padding):
-    return (size + 2 * padding - kernel) // stride + 1
+def _pairs(padding):
+    return tuple(p if isinstance(p, tuple) else (p, p) for p in padding)
 
 
-def _windows(shape, kernel, stride, padding):
-    """(i, j, rows, cols) for every output pixel, as slices of the padded input."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    for i in range(_out_size(shape[2], kh, sh, ph)):
-        for j in range(_out_size(shape[3], kw, sw, pw)):
-            yield i, j, slice(i * sh, i * sh + kh), slice(j * sw, j * sw + kw)
+def _out_size(size, kernel, stride, before, after, dilation=1):
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _pad(x, padding, value=0.0):
-    ph, pw = padding
-    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+def _windows(shape, kernel, stride, pads, dilation=(1, 1)):
+    """(i, j, rows, cols) for every output pixel, as (strided) slices of the padded input."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    (top, bottom), (left, right) = _pairs(pads)
+    for i in range(_out_size(shape[2], kh, sh, top, bottom, dh)):
+        for j in range(_out_size(shape[3], kw, sw, left, right, dw)):
+            yield i, j, slice(i * sh, i * sh + dh * (kh - 1) + 1, dh), slice(j * sw, j * sw + dw * (kw - 1) + 1, dw)
 
 
-def _crop(xp, padding, shape):
-    ph, pw = padding
-    return xp[:, :, ph:ph + shape[2], pw:pw + shape[3]]
+def _pad(x, pads, value=0.0):
+    return np.pad(x, ((0, 0), (0, 0)) + _pairs(pads), constant_values=value)
 
 
-def conv2d_loops(x, w, b, stride, padding):
+def _crop(xp, pads, shape):
+    (top, _), (left, _) = _pairs(pads)
+    return xp[:, :, top:top + shape[2], left:left + shape[3]]
+
+
+def _group_of(o, out_channels, in_channels, groups):
+    """The input channels output channel ``o`` reads."""
+    per = in_channels // groups
+    g = o // (out_channels // groups)
+    return slice(g * per, (g + 1) * per)
+
+
+def conv2d_loops(x, w, b, stride, padding, dilation=(1, 1), groups=1):
     xp = _pad(x, padding)
-    cases = list(_windows(x.shape, w.shape[2:], stride, padding))
+    cases = list(_windows(x.shape, w.shape[2:], stride, padding, dilation))
     out = np.zeros((x.shape[0], w.shape[0], cases[-1][0] + 1, cases[-1][1] + 1))
     for n in range(x.shape[0]):
         for o in range(w.shape[0]):
+            channels = _group_of(o, w.shape[0], x.shape[1], groups)
             for i, j, rows, cols in cases:
-                out[n, o, i, j] = np.sum(xp[n, :, rows, cols] * w[o]) + (0.0 if b is None else b[o])
+                out[n, o, i, j] = np.sum(xp[n, channels, rows, cols] * w[o]) + (0.0 if b is None else b[o])
     return out
 
 
-def conv2d_loop_grads(x, w, g, stride, padding):
+def conv2d_loop_grads(x, w, g, stride, padding, dilation=(1, 1), groups=1):
     """(dx, dw, db) of sum(g * conv2d(x, w, b)), accumulated pixel by pixel."""
     xp = _pad(x, padding)
     dxp, dw = np.zeros_like(xp), np.zeros_like(w)
     for n in range(x.shape[0]):
         for o in range(w.shape[0]):
-            for i, j, rows, cols in _windows(x.shape, w.shape[2:], stride, padding):
-                dw[o] += g[n, o, i, j] * xp[n, :, rows, cols]
-                dxp[n, :, rows, cols] += g[n, o, i, j] * w[o]
+            channels = _group_of(o, w.shape[0], x.shape[1], groups)
+            for i, j, rows, cols in _windows(x.shape, w.shape[2:], stride, padding, dilation):
+                dw[o] += g[n, o, i, j] * xp[n, channels, rows, cols]
+                dxp[n, channels, rows, cols] += g[n, o, i, j] * w[o]
     return _crop(dxp, padding, x.shape), dw, g.sum(axis=(0, 2, 3))
 
 
-def pool_loops(x, kernel, stride, padding, reduce, pad_value):
-    xp = _pad(x, padding, pad_value)
-    cases = list(_windows(x.shape, kernel, stride, padding))
-    out = np.zeros(x.shape[:2] + (cases[-1][0] + 1, cases[-1][1] + 1))
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i, j, rows, cols in cases:
-                out[n, c, i, j] = reduce(xp[n, c, rows, cols])
+def _pool_out(size, kernel, stride, padding, dilation, ceil_mode):
+    """PyTorch's pooling_output_shape."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
     return out
 
 
-def max_pool_loops(x, kernel, stride, padding):
-    return pool_loops(x, kernel, stride, padding, np.max, -np.inf)
+def max_pool_loops(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False, grad=None):
+    """PyTorch's max pooling, window by window; with ``grad``, returns dx instead (to each window's first maximum)."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    height, width = x.shape[2:]
+    out_h = _pool_out(height, kh, sh, ph, dh, ceil_mode)
+    out_w = _pool_out(width, kw, sw, pw, dw, ceil_mode)
+    out, dx = np.zeros(x.shape[:2] + (out_h, out_w), dtype=x.dtype), np.zeros(x.shape)
+    for n, c, i, j in np.ndindex(out.shape):
+        rows = [r for r in range(i * sh - ph, i * sh - ph + dh * (kh - 1) + 1, dh) if 0 <= r < height]
+        cols = [q for q in range(j * sw - pw, j * sw - pw + dw * (kw - 1) + 1, dw) if 0 <= q < width]
+        if not rows or not cols:  # a window of padding only: -inf, as in PyTorch
+            out[n, c, i, j] = -np.inf
+            continue
+        window = x[n, c][np.ix_(rows, cols)]
+        out[n, c, i, j] = window.max()
+        if grad is not None:
+            p, q = np.unravel_index(np.argmax(window), window.shape)
+            dx[n, c, rows[p], cols[q]] += grad[n, c, i, j]
+    return out if grad is None else dx
 
 
-def avg_pool_loops(x, kernel, stride, padding):
-    return pool_loops(x, kernel, stride, padding, np.mean, 0.0)
-
-
-def max_pool_loop_grad(x, g, kernel, stride, padding):
-    """Each window's upstream gradient goes to the position of its maximum."""
-    xp = _pad(x, padding, -np.inf)
-    dxp = np.zeros_like(xp)
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i, j, rows, cols in _windows(x.shape, kernel, stride, padding):
-                window = xp[n, c, rows, cols]
-                p, q = np.unravel_index(np.argmax(window), window.shape)
-                dxp[n, c, rows.start + p, cols.start + q] += g[n, c, i, j]
-    return _crop(dxp, padding, x.shape)
-
-
-def avg_pool_loop_grad(x, g, kernel, stride, padding):
-    """Each window's upstream gradient spread evenly over its kh*kw positions (padding included)."""
-    dxp = np.zeros_like(_pad(x, padding))
-    for n in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            for i, j, rows, cols in _windows(x.shape, kernel, stride, padding):
-                dxp[n, c, rows, cols] += g[n, c, i, j] / (kernel[0] * kernel[1])
-    return _crop(dxp, padding, x.shape)
+def avg_pool_loops(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True, divisor_override=None,
+                   grad=None):
+    """PyTorch's average pooling, window by window; with ``grad``, returns dx instead."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    height, width = x.shape[2:]
+    out_h = _pool_out(height, kh, sh, ph, 1, ceil_mode)
+    out_w = _pool_out(width, kw, sw, pw, 1, ceil_mode)
+    out, dx = np.zeros(x.shape[:2] + (out_h, out_w)), np.zeros(x.shape)
+    for n, c, i, j in np.ndindex(out.shape):
+        top, left = i * sh - ph, j * sw - pw
+        bottom, right = min(top + kh, height + ph), min(left + kw, width + pw)
+        pool_size = (bottom - top) * (right - left)
+        top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, height), min(right, width)
+        divisor = divisor_override or (pool_size if count_include_pad else (bottom - top) * (right - left))
+        out[n, c, i, j] = x[n, c, top:bottom, left:right].sum() / divisor
+        if grad is not None:
+            dx[n, c, top:bottom, left:right] += grad[n, c, i, j] / divisor
+    return out if grad is None else dx
 
 
 def test_loop_reference_on_a_hand_computed_case():
@@ -117,33 +139,76 @@ def test_loop_reference_on_a_hand_computed_case():
 
 
 @st.composite
-def conv_cases(draw, max_side=6, max_padding=2, max_batch=2):
-    """(x, w, b, stride, padding): kernels 1..3, strides 1..3, paddings 0..max_padding, H and W that fit."""
+def conv_cases(draw, max_side=6, max_padding=2, max_batch=2, max_groups=2):
+    """(x, w, b, options, pads): kernels 1..3, dilations 1..2, groups, and padding the same on both sides,
+    different on each side, or "same" (then stride 1, else strides 1..3); H and W the dilated kernel fits.
+
+    ``options`` are conv2d's keyword arguments; ``pads`` the ((top, bottom), (left, right)) they mean.
+    """
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    padding = (draw(st.integers(0, max_padding)), draw(st.integers(0, max_padding)))
-    height = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), max_side))
-    width = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), max_side))
-    n, c, o = draw(st.integers(1, max_batch)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    groups = draw(st.integers(1, max_groups))
+    form = draw(st.sampled_from(["symmetric", "asymmetric", "same"]))
+    if form == "same":  # d*(k - 1) cells in all, the odd one after (PyTorch's rule)
+        stride, padding = (1, 1), "same"
+        pads = tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
+    else:
+        stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        sides = [draw(st.integers(0, max_padding)) for _ in range(4)]
+        if form == "symmetric":
+            padding = (sides[0], sides[2])
+            pads = ((sides[0], sides[0]), (sides[2], sides[2]))
+        else:
+            padding = pads = ((sides[0], sides[1]), (sides[2], sides[3]))
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    height = draw(st.integers(max(1, spans[0] - sum(pads[0])), max(max_side, spans[0])))
+    width = draw(st.integers(max(1, spans[1] - sum(pads[1])), max(max_side, spans[1])))
+    n, c, o = draw(st.integers(1, max_batch)), groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = rng.uniform(-2, 2, (n, c, height, width))
-    w = rng.uniform(-1, 1, (o, c) + kernel)
+    w = rng.uniform(-1, 1, (o, c // groups) + kernel)
     b = rng.uniform(-1, 1, o)
-    return x, w, b, stride, padding
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups), pads
 
 
 @st.composite
 def pool_cases(draw, max_side=6):
-    """(x, kernel, stride, padding) with all values distinct (so max pooling is differentiable)."""
+    """(x, options) with all values distinct (so max pooling is differentiable): kernels 1..3, strides 1..3,
+    paddings up to half the kernel, dilations 1..2 (max pooling only), ceil_mode, count_include_pad."""
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = (draw(st.integers(0, kernel[0] // 2)), draw(st.integers(0, kernel[1] // 2)))
-    height = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), max_side))
-    width = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), max_side))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    height = draw(st.integers(max(1, spans[0] - 2 * padding[0]), max(max_side, spans[0])))
+    width = draw(st.integers(max(1, spans[1] - 2 * padding[1]), max(max_side, spans[1])))
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), height, width)
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     x = draw_values(OpSpec("pool", None, None, distinct=True), shape, rng)
-    return x, kernel, stride, padding
+    options = dict(kernel_size=kernel, stride=stride, padding=padding, ceil_mode=draw(st.booleans()))
+    # every window holds an input cell (a dilated one can fall on padding only: -inf, with no derivative)
+    for size, k, s, p, d in zip(shape[2:], kernel, stride, padding, dilation):
+        out = _pool_out(size, k, s, p, d, options["ceil_mode"])
+        assume(all(any(0 <= i * s - p + t * d < size for t in range(k)) for i in range(out)))
+    return x, options, dilation, draw(st.booleans())
+
+
+def _max_options(options, dilation):
+    return dict(options, dilation=dilation)
+
+
+def _avg_options(options, count_include_pad):
+    return dict(options, count_include_pad=count_include_pad)
+
+
+def _max_loops(x, options, dilation, grad=None):
+    o = options
+    return max_pool_loops(x, o["kernel_size"], o["stride"], o["padding"], dilation, o["ceil_mode"], grad=grad)
+
+
+def _avg_loops(x, options, count_include_pad, grad=None):
+    o = options
+    return avg_pool_loops(x, o["kernel_size"], o["stride"], o["padding"], o["ceil_mode"], count_include_pad, grad=grad)
 
 
 def _graph_grads(fn, arrays, g):
@@ -153,35 +218,127 @@ def _graph_grads(fn, arrays, g):
     return out.data, [t.grad.data for t in inputs]
 
 
+def _conv_ref_args(options, pads):
+    return options["stride"], pads, options["dilation"], options["groups"]
+
+
 @given(conv_cases(), st.integers(0, 2**32 - 1))
 def test_conv2d_matches_loops(case, seed):
-    x, w, b, stride, padding = case
-    expected = conv2d_loops(x, w, b, stride, padding)
+    x, w, b, options, pads = case
+    expected = conv2d_loops(x, w, b, *_conv_ref_args(options, pads))
     g = np.random.default_rng(seed).normal(size=expected.shape)
-    out, (dx, dw, db) = _graph_grads(lambda x_, w_, b_: conv2d(x_, w_, b_, stride, padding), (x, w, b), g)
+    out, (dx, dw, db) = _graph_grads(lambda x_, w_, b_: conv2d(x_, w_, b_, **options), (x, w, b), g)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    for got, want in zip((dx, dw, db), conv2d_loop_grads(x, w, g, stride, padding)):
+    for got, want in zip((dx, dw, db), conv2d_loop_grads(x, w, g, *_conv_ref_args(options, pads))):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@given(conv_cases(), st.integers(0, 2**32 - 1))
+def test_conv1d_is_conv2d_on_images_of_height_1(case, seed):
+    x, w, b, options, pads = case
+    x, w = x[:, :, :1], w[:, :, :1]  # height 1, kernel height 1: no padding, stride or dilation along it
+    options = {k: v if k == "groups" or v == "same" else (v[1],) if k == "padding" and isinstance(v[1], tuple)
+               else v[1] for k, v in options.items()}
+    expected = conv2d_loops(x, w, b, (1, options["stride"]), ((0, 0), pads[1]), (1, options["dilation"]),
+                            options["groups"])[:, :, 0]
+    g = np.random.default_rng(seed).normal(size=expected.shape)
+    out, (dx, dw, db) = _graph_grads(lambda x_, w_, b_: conv1d(x_, w_, b_, **options), (x[:, :, 0], w[:, :, 0], b), g)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    want = conv2d_loop_grads(x, w, g[:, :, None], (1, options["stride"]), ((0, 0), pads[1]), (1, options["dilation"]),
+                             options["groups"])
+    for got, want in zip((dx, dw, db), (want[0][:, :, 0], want[1][:, :, 0], want[2])):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 @given(pool_cases(), st.integers(0, 2**32 - 1))
 def test_max_pool2d_matches_loops(case, seed):
-    x, kernel, stride, padding = case
-    expected = max_pool_loops(x, kernel, stride, padding)
+    x, options, dilation, _ = case
+    expected = _max_loops(x, options, dilation)
     g = np.random.default_rng(seed).normal(size=expected.shape)
-    out, (dx,) = _graph_grads(lambda t: max_pool2d(t, kernel, stride, padding), (x,), g)
+    out, (dx,) = _graph_grads(lambda t: max_pool2d(t, **_max_options(options, dilation)), (x,), g)
     np.testing.assert_array_equal(out, expected)
-    np.testing.assert_allclose(dx, max_pool_loop_grad(x, g, kernel, stride, padding), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, _max_loops(x, options, dilation, grad=g), rtol=1e-12, atol=1e-12)
 
 
 @given(pool_cases(), st.integers(0, 2**32 - 1))
 def test_avg_pool2d_matches_loops(case, seed):
-    x, kernel, stride, padding = case
-    expected = avg_pool_loops(x, kernel, stride, padding)
+    x, options, _, count_include_pad = case
+    expected = _avg_loops(x, options, count_include_pad)
     g = np.random.default_rng(seed).normal(size=expected.shape)
-    out, (dx,) = _graph_grads(lambda t: avg_pool2d(t, kernel, stride, padding), (x,), g)
+    out, (dx,) = _graph_grads(lambda t: avg_pool2d(t, **_avg_options(options, count_include_pad)), (x,), g)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dx, avg_pool_loop_grad(x, g, kernel, stride, padding), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, _avg_loops(x, options, count_include_pad, grad=g), rtol=1e-12, atol=1e-12)
+
+
+@given(pool_cases())
+def test_1d_pools_are_the_2d_ones_on_images_of_height_1(case):
+    x, options, dilation, count_include_pad = case
+    x = x[:, :, 0]
+    options = {k: v[1] if isinstance(v, tuple) else v for k, v in options.items()}
+    image = {k: (1, v) if k != "padding" else (0, v) for k, v in options.items() if k != "ceil_mode"}
+    image["ceil_mode"] = options["ceil_mode"]
+    np.testing.assert_array_equal(max_pool1d(tg.Tensor(x), **options, dilation=dilation[1]).data,
+                                  _max_loops(x[:, :, None], image, (1, dilation[1]))[:, :, 0])
+    np.testing.assert_allclose(avg_pool1d(tg.Tensor(x), **options, count_include_pad=count_include_pad).data,
+                               _avg_loops(x[:, :, None], image, count_include_pad)[:, :, 0], rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- against PyTorch
+
+
+def _torch_grads(torch, fn, arrays, g):
+    inputs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*inputs)
+    out.backward(torch.tensor(g))
+    return out.detach().numpy(), [t.grad.numpy() for t in inputs]
+
+
+def _assert_same(ours, theirs):
+    (out, grads), (torch_out, torch_grads) = ours, theirs
+    np.testing.assert_allclose(out, torch_out, rtol=1e-10, atol=1e-12)
+    for got, want in zip(grads, torch_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # PyTorch's note on its own speed
+@given(conv_cases(), st.integers(0, 2**32 - 1))
+def test_conv_matches_torch(torch, case, seed):
+    """conv2d and conv1d: forward and every gradient (PyTorch pads unevenly only through F.pad)."""
+    x, w, b, options, pads = case
+    tf = torch.nn.functional
+    same = options["padding"] == "same"
+    torch_options = dict(options, padding="same" if same else 0)
+    torch_pads = (0, 0, 0, 0) if same else pads[1] + pads[0]  # F.pad lists the last axis first
+    g = np.random.default_rng(seed).normal(size=conv2d(x, tg.Tensor(w), **options).shape)
+    _assert_same(_graph_grads(lambda *t: conv2d(*t, **options), (x, w, b), g),
+                 _torch_grads(torch, lambda x_, w_, b_: tf.conv2d(tf.pad(x_, torch_pads), w_, b_, **torch_options),
+                              (x, w, b), g))
+    # the same along W alone, as signals: x[:, :, 0] is (N, C, W)
+    one_d = dict(stride=options["stride"][1], dilation=options["dilation"][1], groups=options["groups"])
+    signals = (x[:, :, 0], w[:, :, 0], b)
+    g = np.random.default_rng(seed).normal(size=conv1d(signals[0], tg.Tensor(signals[1]), padding=(pads[1],),
+                                                         **one_d).shape)
+    _assert_same(_graph_grads(lambda *t: conv1d(*t, padding=(pads[1],), **one_d), signals, g),
+                 _torch_grads(torch, lambda x_, w_, b_: tf.conv1d(tf.pad(x_, pads[1]), w_, b_, **one_d), signals, g))
+
+
+@given(pool_cases(), st.integers(0, 2**32 - 1))
+def test_pools_match_torch(torch, case, seed):
+    x, options, dilation, count_include_pad = case
+    tf = torch.nn.functional
+    one_d = {k: v[1] if isinstance(v, tuple) else v for k, v in options.items()}
+    calls = [
+        (lambda t: max_pool2d(t, **options, dilation=dilation), lambda t: tf.max_pool2d(t, **options, dilation=dilation), x),
+        (lambda t: avg_pool2d(t, **options, count_include_pad=count_include_pad),
+         lambda t: tf.avg_pool2d(t, **options, count_include_pad=count_include_pad), x),
+        (lambda t: max_pool1d(t, **one_d, dilation=dilation[1]),
+         lambda t: tf.max_pool1d(t, **one_d, dilation=dilation[1]), x[:, :, 0]),
+        (lambda t: avg_pool1d(t, **one_d, count_include_pad=count_include_pad),
+         lambda t: tf.avg_pool1d(t, **one_d, count_include_pad=count_include_pad), x[:, :, 0]),
+    ]
+    for ours, theirs, a in calls:
+        g = np.random.default_rng(seed).normal(size=ours(tg.Tensor(a)).shape)
+        _assert_same(_graph_grads(ours, (a,), g), _torch_grads(torch, theirs, (a,), g))
 
 
 # Finite differences: first derivatives over the full grid; second derivatives (the graph of the
@@ -190,25 +347,37 @@ def test_avg_pool2d_matches_loops(case, seed):
 
 @given(conv_cases())
 def test_conv2d_gradcheck(case):
-    x, w, b, stride, padding = case
-    check_op(lambda x_, w_, b_: conv2d(x_, w_, b_, stride, padding), x, w, b,
-             np_fn=lambda x_, w_, b_: conv2d_loops(x_, w_, b_, stride, padding), second_order=False)
+    x, w, b, options, pads = case
+    check_op(lambda x_, w_, b_: conv2d(x_, w_, b_, **options), x, w, b,
+             np_fn=lambda x_, w_, b_: conv2d_loops(x_, w_, b_, *_conv_ref_args(options, pads)), second_order=False)
 
 
 @settings(max_examples=10)
 @given(conv_cases(max_side=4, max_padding=1, max_batch=1))
 def test_conv2d_gradgradcheck(case):
-    x, w, b, stride, padding = case
-    check_op(lambda x_, w_, b_: conv2d(x_, w_, b_, stride, padding), x, w, b, second_order=True)
+    x, w, b, options, _ = case
+    check_op(lambda x_, w_, b_: conv2d(x_, w_, b_, **options), x, w, b, second_order=True)
+
+
+@settings(max_examples=10)
+@given(conv_cases(max_side=4, max_padding=1, max_batch=1))
+def test_conv1d_gradcheck_and_gradgradcheck(case):
+    x, w, b, options, _ = case
+    options = {k: v if k == "groups" or v == "same" else (v[1],) if k == "padding" and isinstance(v[1], tuple)
+               else v[1] for k, v in options.items()}
+    check_op(lambda x_, w_, b_: conv1d(x_, w_, b_, **options), x[:, :, 0], w[:, :, 0], b, second_order=True)
 
 
 @given(pool_cases())
 def test_pools_gradcheck_and_gradgradcheck(case):
-    x, kernel, stride, padding = case
-    check_op(lambda t: max_pool2d(t, kernel, stride, padding), x,
-             np_fn=lambda a: max_pool_loops(a, kernel, stride, padding))
-    check_op(lambda t: avg_pool2d(t, kernel, stride, padding), x,
-             np_fn=lambda a: avg_pool_loops(a, kernel, stride, padding))
+    x, options, dilation, count_include_pad = case
+    check_op(lambda t: max_pool2d(t, **_max_options(options, dilation)), x,
+             np_fn=lambda a: _max_loops(a, options, dilation))
+    check_op(lambda t: avg_pool2d(t, **_avg_options(options, count_include_pad)), x,
+             np_fn=lambda a: _avg_loops(a, options, count_include_pad))
+    one_d = {k: v[1] if isinstance(v, tuple) else v for k, v in options.items()}
+    check_op(lambda t: max_pool1d(t, **one_d, dilation=dilation[1]), x[:, :, 0])
+    check_op(lambda t: avg_pool1d(t, **one_d, count_include_pad=count_include_pad), x[:, :, 0])
 
 
 def test_conv_stack_second_derivatives():
@@ -239,7 +408,8 @@ def test_im2col_layout():
 @given(pool_cases(), st.integers(0, 2**32 - 1))
 def test_col2im_is_the_adjoint_of_im2col(case, seed):
     """<im2col(x), c> == <x, col2im(c)>: Col2Im is exactly Im2Col's transpose."""
-    x, kernel, stride, _ = case
+    x, options, _, _ = case
+    kernel, stride = options["kernel_size"], options["stride"]
     x = x if x.shape[2] >= kernel[0] and x.shape[3] >= kernel[1] else np.ones((1, 1) + kernel)
     cols = ops._im2col(x, kernel, stride)
     c = np.random.default_rng(seed).normal(size=cols.shape)
@@ -430,3 +600,116 @@ def test_a_small_cnn_learns_to_separate_two_patterns():
     loss, logits = loss_fn()
     assert loss.item() < 0.1 * first.item()
     assert (logits.data.argmax(axis=1) == labels).all()
+
+
+# ----------------------------------------------------------------------------- options: integers, forms, errors
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_max_pools_of_integers_are_exact_integers(dtype):
+    big = np.iinfo(dtype).max
+    x = np.array([[[[big, 0, 1], [2, big - 1, 5], [0, 0, 3]]]], dtype=dtype)
+    out = max_pool2d(x, 2, stride=2, padding=1, ceil_mode=True)  # padding never wins, even against 0
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out.data, max_pool_loops(x, (2, 2), (2, 2), (1, 1), ceil_mode=True))
+    np.testing.assert_array_equal(max_pool1d(x[:, :, 0], 2, padding=1).data, [[[big, 1]]])
+
+
+def test_avg_pools_of_integers_give_the_default_float_dtype():
+    x = np.arange(16).reshape(1, 1, 4, 4)
+    out = avg_pool2d(x, 2)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, [[[[2.5, 4.5], [10.5, 12.5]]]])  # PyTorch truncates to 2, 4, 10, 12
+    tg.set_default_dtype(np.float64)
+    assert avg_pool1d(np.arange(4).reshape(1, 1, 4), 2).dtype == np.float64
+
+
+def test_avg_pool_divisors():
+    """count_include_pad, ceil_mode and divisor_override, on a case small enough to check by eye."""
+    x = tg.Tensor(np.ones((1, 1, 3, 3)))
+    # windows of 2x2 at stride 2 with padding 1: the corner window holds 1 input cell and 3 padding cells
+    np.testing.assert_array_equal(avg_pool2d(x, 2, padding=1).data[0, 0], [[0.25, 0.5], [0.5, 1.0]])
+    np.testing.assert_array_equal(avg_pool2d(x, 2, padding=1, count_include_pad=False).data[0, 0], np.ones((2, 2)))
+    # ceil_mode: a last window hangs over the edge (3 = 2 + 1); its overhang never counts
+    np.testing.assert_array_equal(avg_pool2d(x, 2, ceil_mode=True).data[0, 0], np.ones((2, 2)))
+    np.testing.assert_array_equal(avg_pool2d(x, 2, ceil_mode=True, divisor_override=4).data[0, 0],
+                                  [[1.0, 0.5], [0.5, 0.25]])
+    np.testing.assert_array_equal(max_pool2d(x, 2, ceil_mode=True).shape, (1, 1, 2, 2))
+    assert max_pool2d(x, 2).shape == (1, 1, 1, 1)
+
+
+def test_padding_forms():
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(1, 2, 5, 4)))
+    w = tg.Tensor(np.random.default_rng(1).normal(size=(3, 2, 2, 3)))
+    by_pairs = conv2d(x, w, padding=((1, 0), (2, 1)))
+    np.testing.assert_allclose(by_pairs.data, conv2d(x.pad(((0, 0), (0, 0), (1, 0), (2, 1))), w).data, rtol=1e-12)
+    assert conv2d(x, w, padding="same").shape == (1, 3, 5, 4)  # even kernel height: the odd row after
+    assert conv2d(x, w, padding="same", dilation=2).shape == (1, 3, 5, 4)
+    assert conv2d(x, w, padding="valid").shape == conv2d(x, w).shape == (1, 3, 4, 2)
+    assert conv2d(x, w, padding=(1, 0)).shape == conv2d(x, w, padding=((1, 1), (0, 0))).shape == (1, 3, 6, 2)
+    signal = tg.Tensor(np.ones((1, 2, 6)))
+    assert conv1d(signal, w[:, :, 0], padding=((0, 2),)).shape == (1, 3, 6)
+    assert conv1d(signal, w[:, :, 0], padding="same", dilation=2).shape == (1, 3, 6)
+
+
+def test_grouped_convolution_is_separate_convolutions_per_group():
+    rng = np.random.default_rng(0)
+    x, w = tg.Tensor(rng.normal(size=(2, 4, 5, 5))), tg.Tensor(rng.normal(size=(6, 2, 3, 3)))
+    out = conv2d(x, w, groups=2, padding=1)
+    np.testing.assert_allclose(out.data[:, :3], conv2d(x[:, :2], w[:3], padding=1).data, rtol=1e-12)
+    np.testing.assert_allclose(out.data[:, 3:], conv2d(x[:, 2:], w[3:], padding=1).data, rtol=1e-12)
+    depthwise = conv2d(x, tg.Tensor(rng.normal(size=(4, 1, 3, 3))), groups=4)
+    assert depthwise.shape == (2, 4, 3, 3)
+
+
+def test_option_errors_name_the_argument():
+    x, w = tg.Tensor(np.ones((1, 4, 5, 5))), tg.Tensor(np.ones((6, 2, 3, 3)))
+    with pytest.raises(tg.ShapeError, match=r"conv2d: expected 2 input channel\(s\)"):
+        conv2d(x, w)  # groups=1: the weight reads 2 channels, the input has 4
+    with pytest.raises(ValueError, match="conv2d: groups must be a positive int dividing out_channels 6, got 4"):
+        conv2d(x, w, groups=4)
+    with pytest.raises(ValueError, match=r"conv2d: padding='same' needs stride 1 \(got stride \(2, 2\)\)"):
+        conv2d(x, w, groups=2, padding="same", stride=2)
+    with pytest.raises(TypeError, match=r"conv2d: padding must be an int, a tuple of 2 int\(s\), 2 \(before, "
+                                        r"after\) pair\(s\), 'valid' or 'same', got 'full'"):
+        conv2d(x, w, groups=2, padding="full")
+    with pytest.raises(TypeError, match=r"conv1d: padding must be .* got \(1, 2\)"):  # one entry per axis: ((1, 2),)
+        conv1d(tg.Tensor(np.ones((1, 2, 5))), w[:, :, 0], padding=(1, 2))
+    with pytest.raises(tg.ShapeError, match=r"conv2d: kernel 3x3 \(dilated to 7x7\) is larger than the padded input "
+                                            r"5x5"):
+        conv2d(x, w, groups=2, dilation=3)
+    with pytest.raises(TypeError, match="conv2d: weight must be a Tensor"):
+        conv2d(x, np.ones((6, 2, 3, 3)))
+    with pytest.raises(ValueError, match="Conv2d: groups=3 must divide in_channels=4 and out_channels=6"):
+        nn.Conv2d(4, 6, 3, groups=3)
+    with pytest.raises(ValueError, match="Conv1d: padding='same' needs stride 1"):
+        nn.Conv1d(4, 6, 3, stride=2, padding="same")
+    with pytest.raises(tg.ShapeError, match=r"max_pool1d: expected an input of shape \(N, C, L\), got shape \(5, 5\)"):
+        max_pool1d(tg.Tensor(np.ones((5, 5))), 2)
+    with pytest.raises(TypeError, match="max_pool2d: ceil_mode must be True or False"):
+        max_pool2d(x, 2, ceil_mode="yes")
+    with pytest.raises(TypeError, match="max_pool2d: padding must be an int or a pair of ints"):
+        max_pool2d(x, 2, padding=((0, 1), (0, 1)))  # pools pad both sides alike, as in PyTorch
+    with pytest.raises(ValueError, match="avg_pool2d: divisor_override must be a positive int, got 0"):
+        avg_pool2d(x, 2, divisor_override=0)
+
+
+def test_1d_and_option_modules():
+    conv = nn.Conv1d(4, 6, 3, padding="same", dilation=2, groups=2, bias=False)
+    assert conv.weight.shape == (6, 2, 3) and conv.bias is None
+    assert repr(conv) == "Conv1d(4, 6, kernel_size=3, stride=1, padding='same', dilation=2, groups=2, bias=False)"
+    assert conv(tg.Tensor(np.ones((2, 4, 7), dtype=np.float32))).shape == (2, 6, 7)
+    with pytest.raises(tg.ShapeError, match=r"Conv1d\(4, 6.*expected 4 input channel\(s\)"):
+        conv(tg.Tensor(np.ones((2, 3, 7))))
+    assert repr(nn.Conv2d(2, 2, 3, padding=((1, 0), (1, 1)))) == \
+        "Conv2d(2, 2, kernel_size=(3, 3), stride=(1, 1), padding=((1, 0), (1, 1)))"
+    assert nn.Conv2d(2, 4, 3, groups=2).weight.shape == (4, 1, 3, 3)
+    assert repr(nn.MaxPool1d(3, stride=1, padding=1, dilation=2, ceil_mode=True)) == \
+        "MaxPool1d(kernel_size=3, stride=1, padding=1, ceil_mode=True, dilation=2)"
+    assert repr(nn.AvgPool1d(2, count_include_pad=False)) == \
+        "AvgPool1d(kernel_size=2, stride=2, padding=0, count_include_pad=False)"
+    assert repr(nn.AvgPool2d(3, ceil_mode=True)) == "AvgPool2d(kernel_size=(3, 3), stride=(3, 3), padding=(0, 0), ceil_mode=True)"
+    signal = tg.Tensor(np.arange(10.0).reshape(1, 2, 5))
+    np.testing.assert_array_equal(nn.MaxPool1d(2, ceil_mode=True)(signal).data, [[[1, 3, 4], [6, 8, 9]]])
+    np.testing.assert_array_equal(nn.AvgPool1d(2, padding=1, count_include_pad=False)(signal).data,
+                                  [[[0, 1.5, 3.5], [5, 6.5, 8.5]]])

@@ -31,9 +31,10 @@ def run_python(*args, env=None, cwd=None):
                           timeout=120)
 
 
-def run_demo_command(*args, env=None, block_matplotlib=False):
-    """``tinygrad-edu demo ...`` in a fresh interpreter, optionally one where matplotlib cannot be imported."""
-    block = "sys.modules['matplotlib'] = None; " if block_matplotlib else ""
+def run_demo_command(*args, env=None, block_matplotlib=False, block_onnx=False):
+    """``tinygrad-edu demo ...`` in a fresh interpreter, optionally one where matplotlib or onnx cannot be imported."""
+    block = ("sys.modules['matplotlib'] = None; " if block_matplotlib else "") + \
+        ("sys.modules['onnx'] = None; " if block_onnx else "")
     code = f"import sys; {block}from tinygrad_edu.cli import main; sys.exit(main(sys.argv[1:]))"
     return run_python("-c", code, "demo", *args, env=env)
 
@@ -117,12 +118,12 @@ def test_predict_leaves_the_model_in_its_mode(tmp_path):
 
 
 EXPECTED_FILES = {
-    "iris": {"loss_curve.png", "training_step.svg"},
-    "moons": {"loss_curve.png", "training_step.svg", "decision_boundary.png"},
-    "spirals": {"loss_curve.png", "training_step.svg", "decision_boundary.png"},
-    "digits": {"loss_curve.png", "training_step.svg", "filters.png", "misclassified.png"},
+    "iris": {"loss_curve.png", "training_step.svg", "backprop.html"},
+    "moons": {"loss_curve.png", "training_step.svg", "backprop.html", "decision_boundary.png"},
+    "spirals": {"loss_curve.png", "training_step.svg", "backprop.html", "decision_boundary.png"},
+    "digits": {"loss_curve.png", "training_step.svg", "backprop.html", "filters.png", "misclassified.png"},
 }
-ALWAYS = {"history.json", "weights.safetensors", "gradients.txt"}
+ALWAYS = {"history.json", "weights.safetensors", "gradients.txt"} | ({"model.onnx"} if tg.onnx.have_onnx() else set())
 
 
 @pytest.mark.parametrize("dataset, epochs", [("iris", 4), ("moons", 3), ("spirals", 3), ("digits", 2)])
@@ -133,8 +134,10 @@ def test_demo_command_writes_every_output(tmp_path, dataset, epochs):
     progress, _ = tutorial_log(result.stdout, epochs)
     assert progress == list(range(1, epochs + 1))  # ten lines a run, at most one per epoch
     assert {path.name for path in out.iterdir()} == ALWAYS | EXPECTED_FILES[dataset]
-    for name in EXPECTED_FILES[dataset]:
+    for name in EXPECTED_FILES[dataset] - {"backprop.html"}:
         (assert_png if name.endswith(".png") else assert_svg)(out / name)
+    page = (out / "backprop.html").read_text(encoding="utf-8")  # the explorer of the same step
+    assert page.startswith("<!DOCTYPE html>") and "Backprop explorer: loss (scalar)" in page and "<svg" in page
     root = assert_svg(out / "training_step.svg")
     text = ET.tostring(root, encoding="unicode")
     assert "LogSoftmax" in text and "MatMul" in text and "grad" in text
@@ -173,7 +176,7 @@ def test_without_matplotlib_it_trains_and_says_in_one_line_what_to_install(tmp_p
     [line] = _skipped_lines(result.stdout)
     assert line.startswith("Pictures skipped (loss_curve.png, decision_boundary.png): install matplotlib")
     assert 'pip install "tinygrad_edu[plot]"' in line and "Graphviz" not in line
-    assert {path.name for path in tmp_path.iterdir()} == ALWAYS | {"training_step.svg"}
+    assert {path.name for path in tmp_path.iterdir()} == ALWAYS | {"training_step.svg", "backprop.html"}
 
 
 def test_without_dot_it_trains_and_says_in_one_line_what_to_install(tmp_path):
@@ -181,7 +184,7 @@ def test_without_dot_it_trains_and_says_in_one_line_what_to_install(tmp_path):
     result = run_demo_command("iris", "--epochs", "2", "--out", str(out), env=_path_without_dot(tmp_path))
     assert result.returncode == 0 and result.stderr == "", result.stderr
     [line] = _skipped_lines(result.stdout)
-    assert line.startswith("Pictures skipped (training_step.svg): install Graphviz's dot program")
+    assert line.startswith("Pictures skipped (training_step.svg, backprop.html): install Graphviz's dot program")
     assert "matplotlib" not in line
     assert {path.name for path in out.iterdir()} == ALWAYS | {"loss_curve.png"}
 
@@ -192,7 +195,7 @@ def test_without_either_one_line_names_both(tmp_path):
                               block_matplotlib=True)
     assert result.returncode == 0 and result.stderr == "", result.stderr
     [line] = _skipped_lines(result.stdout)
-    assert "loss_curve.png, training_step.svg" in line and "matplotlib" in line and "Graphviz" in line
+    assert "loss_curve.png, training_step.svg, backprop.html" in line and "matplotlib" in line and "Graphviz" in line
     assert {path.name for path in out.iterdir()} == ALWAYS
 
 
@@ -255,3 +258,11 @@ def test_ctrl_c_during_training_writes_what_it_can_and_exits_130(tmp_path):
     assert "history.json, weights.safetensors, gradients.txt" in line
     weights = tg.load(out / "weights.safetensors")["model"]
     assert set(weights) == set(demo.DATASETS["iris"].build_model().state_dict())
+
+
+def test_without_onnx_it_says_in_one_line_which_extra_writes_model_onnx(tmp_path):
+    result = run_demo_command("iris", "--epochs", "2", "--out", str(tmp_path), block_onnx=True)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    [line] = _skipped_lines(result.stdout)
+    assert line == 'ONNX file skipped (model.onnx): install onnx (pip install "tinygrad_edu[onnx]") to get it'
+    assert "model.onnx" not in {path.name for path in tmp_path.iterdir()}

@@ -8,6 +8,8 @@
   code prints. An ```output block with no python block before it is an error.
 * A block preceded by the line ``<!-- no-run -->`` is shown but not run: only for
   excerpts that cannot run on their own (a line to add to a package file).
+* A page about an optional extra says so in a line ``<!-- requires: torch -->`` (module
+  names, space-separated): without them installed its blocks are skipped, with the reason.
 * Docstring examples (``>>>``) in the package run as doctests, and every public name
   of a module shown in the API reference (``docs/api/*.md``) has a docstring.
 * ``mkdocs build --strict`` builds the site: broken links, a page missing from the
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import doctest
 import importlib
+import importlib.util
 import inspect
 import io
 import os
@@ -36,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>[\w+-]*)\s*$")
 NO_RUN = "<!-- no-run -->"
+REQUIRES = re.compile(r"^<!-- requires: ([\w. ]+) -->$", re.MULTILINE)
 
 
 @dataclass
@@ -83,11 +87,22 @@ def _normalized(output: str) -> str:
     return "\n".join(line.rstrip() for line in output.strip("\n").splitlines())
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # a module set to None in sys.modules (how tests hide one)
+        return False
+
+
 @pytest.mark.parametrize("path", DOC_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_markdown_code_blocks_run(path, tmp_path, monkeypatch):
+    text = path.read_text()
+    for module in " ".join(REQUIRES.findall(text)).split():
+        if not _installed(module):
+            pytest.skip(f"{path.relative_to(ROOT)} needs {module}, which is not installed")
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__docs__"}
-    for block in extract_blocks(path.read_text()):
+    for block in extract_blocks(text):
         if block.lang != "python" or block.no_run:
             continue
         # padding with blank lines makes tracebacks point at the markdown file's own line numbers

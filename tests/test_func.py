@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import tinygrad_edu as tg
 from tinygrad_edu import func
-from tinygrad_edu.testing import arrays, shapes
+from tinygrad_edu.testing import arrays, check_op, shapes
 
 
 def numerical_jacobian(f, x, eps=1e-6):
@@ -290,3 +290,77 @@ def test_errors_are_clear():
 def test_module_examples_run():
     result = doctest.testmod(func, raise_on_error=False)
     assert result.attempted >= 2 and result.failed == 0
+
+
+# ----------------------------------------------------------------------------- elementwise_grad, has_aux
+
+
+ELEMENTWISE = [  # (f, f', f'') on Tensors and on arrays
+    (lambda x: x.tanh(), lambda a: 1 - np.tanh(a) ** 2, lambda a: -2 * np.tanh(a) * (1 - np.tanh(a) ** 2)),
+    (lambda x: x.sin() * x, lambda a: np.cos(a) * a + np.sin(a), lambda a: 2 * np.cos(a) - a * np.sin(a)),
+    (lambda x: (x * 0.5).exp(), lambda a: 0.5 * np.exp(0.5 * a), lambda a: 0.25 * np.exp(0.5 * a)),
+]
+
+
+@pytest.mark.parametrize("f, first, second", ELEMENTWISE)
+@given(x=arrays(shapes(max_dims=3, min_side=0)))
+def test_elementwise_grad_is_each_elements_derivative(f, first, second, x):
+    got = func.elementwise_grad(f)(x)
+    assert got.shape == x.shape and got.dtype == np.float64
+    np.testing.assert_allclose(got.data, first(x), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(func.elementwise_grad(func.elementwise_grad(f))(x).data, second(x), rtol=1e-10,
+                               atol=1e-12)
+    # the diagonal of the Jacobian, which is all there is for an elementwise f
+    if x.size:
+        jac = func.jacobian(f)(x).data.reshape(x.size, x.size)
+        np.testing.assert_allclose(np.diag(jac), got.data.reshape(-1), rtol=1e-12)
+    check_op(lambda t: func.elementwise_grad(f)(t), x, np_fn=first)  # its own gradient, to second order
+
+
+def test_elementwise_grad_of_a_non_elementwise_function_is_the_gradient_of_the_sum():
+    x = np.array([1.0, 2.0, 3.0])
+    got = func.elementwise_grad(lambda t: t * t.sum())(x)  # d/dx_j sum_i x_i * S = S + sum_i x_i = 2 S
+    np.testing.assert_allclose(got.data, np.full(3, 12.0))
+    two = func.elementwise_grad(lambda a, b: a * b, argnums=(0, 1))(x, np.array([4.0, 5.0, 6.0]))
+    np.testing.assert_allclose(two[0].data, [4.0, 5.0, 6.0])
+    np.testing.assert_allclose(two[1].data, x)
+    assert func.elementwise_grad(lambda t: tg.Tensor(np.ones(2)))(x).data.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_grad_and_value_and_grad_with_aux():
+    def loss(w, x):
+        logits = x @ w
+        return (logits * logits).mean(), {"logits": logits, "note": "kept as is"}
+
+    w, x = np.array([1.0, -2.0]), np.array([[1.0, 2.0], [3.0, 4.0]])
+    gradient, aux = func.grad(loss, has_aux=True)(w, x)
+    np.testing.assert_allclose(gradient.data, x.T @ (x @ w))  # d/dw mean((x w)^2) = 2/2 x^T (x w)
+    np.testing.assert_allclose(aux["logits"].data, x @ w)
+    assert aux["note"] == "kept as is"
+    (value, aux), gradient_again = func.value_and_grad(loss, has_aux=True)(w, x)
+    assert value.item() == pytest.approx(np.mean((x @ w) ** 2))
+    np.testing.assert_array_equal(gradient_again.data, gradient.data)
+    # only the output is differentiated: an aux that depends on w changes nothing
+    (_, both) = func.value_and_grad(lambda w_, x_: (loss(w_, x_)[0], w_ * 100.0), argnums=(0, 1),
+                                    has_aux=True)(w, x)
+    np.testing.assert_array_equal(both[0].data, gradient.data)
+
+
+def test_aux_outside_grad_mode_holds_no_graph_and_inside_composes():
+    def f(x):
+        return (x ** 3).sum(), [x * 2, 7]
+
+    with tg.no_grad():
+        gradient, (doubled, seven) = func.grad(f, has_aux=True)(np.array([1.0, 2.0]))
+    assert not gradient.requires_grad and not doubled.requires_grad and doubled.grad_fn is None and seven == 7
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    gradient, (doubled, _) = func.grad(f, has_aux=True)(x)
+    (second,) = tg.grad(gradient.sum(), x)  # d/dx sum(3 x^2) = 6 x: has_aux composes with the graph
+    np.testing.assert_allclose(second.data, [6.0, 12.0])
+    assert doubled.requires_grad
+
+
+@pytest.mark.parametrize("returned", [lambda x: x.sum(), lambda x: (x.sum(),), lambda x: (x.sum(), 1, 2)])
+def test_has_aux_needs_a_pair(returned):
+    with pytest.raises(TypeError, match=r"^grad: with has_aux=True, f must return a pair \(output, aux\)"):
+        func.grad(returned, has_aux=True)(np.ones(2))

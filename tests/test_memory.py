@@ -281,3 +281,38 @@ def test_random_draws_from_several_threads_are_the_sequential_draws():
     sequential = [tg.randn(64, dtype=np.float64).data for _ in range(per_thread * n_threads)]
     # Each draw is atomic, so the threads' draws are the sequential ones in some order.
     assert sorted(d.tobytes() for d in draws) == sorted(d.tobytes() for d in sequential)
+
+
+def test_a_node_keeps_what_it_saved_until_backward_frees_it():
+    """What a node holds is what its forward passed to ``save``: dropped by a backward without retain_graph."""
+    class Masked(tg.Function):
+        "out = x * m;  dx = g * m   (m, a mask made in forward, is all backward keeps)"
+
+        def forward(self, x):
+            mask = (x > 0).astype(x.dtype)
+            self.save(mask)
+            return x * mask
+
+        def backward(self, g, mask):
+            return (g * mask,)
+
+    x = leaf(np.array([-1.0, 2.0, 3.0]))
+    loss = Masked.apply(x).sum()
+    node = loss.grad_fn.inputs[0].grad_fn
+    (mask,) = node.saved
+    mask_ref = weakref.ref(mask)
+    del mask
+    loss.backward(retain_graph=True)
+    assert mask_ref() is not None  # retained for a second backward
+    loss.backward()
+    assert node.saved is None and mask_ref() is None  # freed, although the graph and the loss live on
+    np.testing.assert_allclose(x.grad.data, [0.0, 2.0, 2.0])
+
+
+def test_relu_saves_its_output_and_nothing_else():
+    x = leaf(np.array([[1.0, -2.0]]))
+    h = x * 2.0
+    r = h.relu()
+    (saved,) = r.grad_fn.saved
+    assert saved is r.data  # the output, which the next layer's matmul saves anyway
+    assert not any(value is h.data for value in r.grad_fn.saved)

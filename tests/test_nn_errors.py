@@ -20,8 +20,8 @@ def test_cross_entropy_target_out_of_range():
 
 
 def test_cross_entropy_float_class_indices():
-    with pytest.raises(TypeError, match=r"cross_entropy: a 1-D target holds class indices and must have an integer "
-                                        r"dtype, got float64 \(shape \(4,\)\)"):
+    with pytest.raises(TypeError, match=r"cross_entropy: a target of shape \(4,\) holds class indices and must have an "
+                                        r"integer dtype, got float64; use target.astype\(int\)"):
         F.cross_entropy(LOGITS, np.array([0.0, 1.0, 2.0, 1.0]))
 
 
@@ -33,12 +33,17 @@ def test_cross_entropy_target_with_nan(target):
 
 
 def test_cross_entropy_target_shape_mismatch():
-    with pytest.raises(ValueError, match=r"cross_entropy: target has 2 class indices for a batch of 4"):
+    with pytest.raises(ValueError, match=r"cross_entropy: target of shape \(2,\) does not fit logits of shape \(4, 3\); "
+                                         r"give class indices of shape \(4,\) or probabilities of shape \(4, 3\)"):
         F.cross_entropy(LOGITS, np.array([0, 1]))
     with pytest.raises(ValueError, match=r"target of shape \(4, 2\) does not fit logits of shape \(4, 3\)"):
         F.cross_entropy(LOGITS, np.zeros((4, 2)))
-    with pytest.raises(ValueError, match=r"cross_entropy: expected scores of shape \(N, C\), got shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"cross_entropy: target of shape \(1,\) does not fit logits of shape \(3,\); "
+                                         r"give class indices of shape \(\)"):
         F.cross_entropy(tg.zeros(3), np.array([0]))
+    with pytest.raises(ValueError, match=r"cross_entropy: expected scores of shape \(C,\), \(N, C\) or \(N, C, d1, "
+                                         r"...\), got a 0-d tensor"):
+        F.cross_entropy(tg.zeros(()), np.array(0))
 
 
 @pytest.mark.parametrize("loss,args", [

@@ -15,7 +15,7 @@ spec = importlib.util.spec_from_file_location("make_pictures", ROOT / "docs" / "
 make_pictures = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_pictures)
 
-MAGIC = {".svg": b"<svg", ".png": b"\x89PNG\r\n\x1a\n"}
+MAGIC = {".svg": b"<svg", ".png": b"\x89PNG\r\n\x1a\n", ".html": b"<!DOCTYPE html>"}
 
 
 def embedded():
@@ -34,8 +34,9 @@ def looks_like_a_picture(path: Path) -> bool:
 
 
 def test_pages_embed_pictures_and_the_collector_finds_them():
-    text = "![a](images/a.svg) ![b](../images/trace/b.png) ![c](https://example.org/images/c.png) ![d](d.png)"
-    assert make_pictures.embedded_pictures(text) == ["a.svg", "trace/b.png"]
+    text = ("![a](images/a.svg) ![b](../images/trace/b.png) ![c](https://example.org/images/c.png) ![d](d.png)"
+            '<iframe class="explorer" src="../../images/e.html" title="e"></iframe>')
+    assert make_pictures.embedded_pictures(text) == ["a.svg", "trace/b.png", "e.html"]
     blocks = make_pictures.python_blocks("```python\nx = 1\n```\n<!-- no-run -->\n```python\nskipped\n```\n")
     assert blocks == [(2, "x = 1\n")]
     assert len(embedded()) >= 10  # the README, getting started, the tutorial, pictures, beyond, cli
@@ -50,7 +51,7 @@ def test_every_committed_picture_is_embedded_and_real():
     committed = {p.relative_to(make_pictures.IMAGES).as_posix() for p in make_pictures.IMAGES.rglob("*") if p.is_file()}
     assert committed == set(embedded()), f"pictures no page embeds: {sorted(committed - set(embedded()))}"
     fake = [name for name in committed if not looks_like_a_picture(make_pictures.IMAGES / name)]
-    assert not fake, f"not an SVG or PNG file: {fake}"
+    assert not fake, f"not an SVG or PNG file, nor an explorer page: {fake}"
 
 
 @pytest.mark.slow

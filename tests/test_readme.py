@@ -34,4 +34,5 @@ def test_the_readme_test_command_is_the_one_ci_runs():
 def test_the_demo_command_is_installed_by_the_package():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert 'tinygrad-edu = "tinygrad_edu.cli:main"' in pyproject
-    assert re.search(r'^test = \[.*"tinygrad_edu\[docs,plot\]"\]', pyproject, re.MULTILINE)  # tests draw pictures
+    # the tests draw pictures, run exported ONNX files, click through the explorer in Chromium and check the exercises
+    assert re.search(r'^test = \[.*"playwright>=[\d.]+".*"tinygrad_edu\[docs,plot,onnx,exercises\]"\]', pyproject, re.MULTILINE)

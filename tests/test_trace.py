@@ -108,10 +108,13 @@ def test_the_table_is_numbered_and_shows_shapes_rules_and_small_values():
     numbered = [line.split()[0] for line in lines[2:] if line[:1].isdigit()]
     assert numbered == ["1", "2", "3", "4"]
     assert "Exp" in table and "dx = g * out" in table and "dx = g @ y.T" in table
-    assert "x -> x: (2,) [" in table  # Exp passes a small gradient to x: its values
-    assert f"y -> w: (2, 12) norm {np.linalg.norm(2 * np.exp([[0.5] * 12, [1.0] * 12])):.4g}" in table
-    assert "y: nothing (constant)" in table  # the 2.0 of the Mul
-    assert "x -> #3 Mul output" in table  # MatMul's x is the output of the op traced at step 3
+    passes = [re.split(r"\s{2,}", line)[-1] for line in lines[2:]]
+    # the gradient is named as in the rule (dx for argument x), then the tensor it goes to
+    assert passes[-1].startswith("dx -> x: (2,) [")  # Exp passes a small gradient to x: its values
+    assert f"dy -> w: (2, 12) norm {np.linalg.norm(2 * np.exp([[0.5] * 12, [1.0] * 12])):.4g}" in passes
+    assert "dy: nothing (constant)" in passes  # the 2.0 of the Mul
+    assert any(p.startswith("dx -> #3 Mul output") for p in passes)  # MatMul's x is the output of step 3's op
+    assert not any(re.match(r"x -> ", p) for p in passes)  # an argument label never reads like a tensor name
 
 
 def test_frames_highlight_the_current_op_and_the_gradients_so_far(tmp_path):
@@ -145,3 +148,25 @@ def test_trace_needs_a_loss_with_a_graph_and_can_retain_it():
     v = x * 3
     trace = tg.trace_backward(v, gradient=np.array([1.0, -1.0]))
     np.testing.assert_allclose(trace[0].upstream, [1.0, -1.0])
+
+
+def test_the_table_names_the_module_each_step_ran_in():
+    tg.manual_seed(0)
+    model = tg.nn.MLP([4, 16, 8, 3], ["relu", "relu", "softmax"])
+    x = tg.Tensor(np.ones((2, 4), dtype=np.float32), name="x")
+    loss = tg.nn.functional.cross_entropy(model.logits(x), np.array([0, 2]))
+    trace = tg.trace_backward(loss, params=model)
+    lines = str(trace).splitlines()
+    assert re.split(r"\s{2,}", lines[1]) == ["#", "op", "module", "upstream g", "rule", "passes back"]
+    by_op = {}
+    for step in trace:
+        by_op.setdefault(trace.module_of(step), []).append(step.op)
+    assert by_op["layers.1: Linear(16, 8)"] == ["Add", "MatMul"]
+    assert by_op["activations.0: ReLU"] == ["Relu"]
+    cells = [re.split(r"\s{2,}", line) for line in lines]
+    row = next(i for i, c in enumerate(cells) if c[1:3] == ["MatMul", "layers.1: Linear(16, 8)"])
+    assert re.match(r"dx -> #\d+ Relu output: \(2, 16\) norm", cells[row][-1])
+    assert cells[row + 1][-1].startswith("dy -> layers.1.weight: (16, 8) norm")
+    assert "dx -> x: nothing (needs no grad)" in str(trace)  # the data: an input that takes no gradient
+    outside = tg.trace_backward((tg.Tensor([1.0], requires_grad=True) * 2).sum())
+    assert outside.module_of(outside[0]) is None and "module" not in str(outside).splitlines()[1]

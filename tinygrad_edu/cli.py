@@ -3,8 +3,11 @@
     tinygrad-edu demo [iris|moons|spirals|digits] [--epochs N] [--lr LR] [--batch-size N]
                       [--optimizer sgd|momentum|adam] [--seed N] [--out DIR] [--compile]
     tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
+    tinygrad-edu explore [the options of graph] [--out backprop.html]
     tinygrad-edu gradcheck [--only NAME ...]
+    tinygrad-edu exercises init DIR | check DIR [NAME]
     tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N] [--check-fair]
+    tinygrad-edu export WEIGHTS [--model iris|moons|spirals|digits] --onnx PATH
 
 Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
 function that adds its arguments, and a function that runs it and returns
@@ -148,7 +151,7 @@ def activation_list(text: str) -> list:
     return names
 
 
-def _graph_arguments(parser):
+def _graph_arguments(parser, out="graph.svg", out_help="the picture to write: .svg, .png or .pdf"):
     parser.add_argument("--layers", type=int_list, default=[4, 16, 8, 3], metavar="SIZES",
                         help="layer sizes, input first, comma-separated (default: 4,16,8,3)")
     parser.add_argument("--activations", type=activation_list, default=None, metavar="NAMES",
@@ -157,8 +160,7 @@ def _graph_arguments(parser):
     parser.add_argument("--grads", action="store_true", help="show the gradient each tensor receives")
     parser.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
                         help="seeds the weights and the batch (default: 0)")
-    parser.add_argument("--out", default="graph.svg", metavar="FILE",
-                        help="the picture to write: .svg, .png or .pdf (default: graph.svg)")
+    parser.add_argument("--out", default=out, metavar="FILE", help=f"{out_help} (default: {out})")
 
 
 # What drawing a step costs per weight, about: the float64 draw of the initial values, the
@@ -183,9 +185,10 @@ def _too_large(layers, needed=None) -> UsageError:
                       "a picture of the graph needs only small layers, such as 4,16,8,3")
 
 
-def _run_graph(args) -> int:
-    from .tools.trace import mlp_step_graph
-    from .tools.viz import FORMATS, write_picture
+def _mlp_step(args, out_suffixes):
+    """The MLP's training step the arguments ask for, ``(loss, model)``, once the output path is
+    known to be fine; None (after one line on stderr) when Graphviz's dot is missing."""
+    from .tools.trace import mlp_step
 
     layers = args.layers
     activations = args.activations or ["relu"] * (len(layers) - 2) + ["softmax"]
@@ -197,21 +200,60 @@ def _run_graph(args) -> int:
     if available is not None and needed > available:
         raise _too_large(layers, needed)
     out = Path(args.out)
-    if out.suffix.lower().lstrip(".") not in FORMATS:
-        raise UsageError(f"--out must end in {', '.join('.' + f for f in FORMATS)}, got {args.out!r}")
+    if out.suffix.lower().lstrip(".") not in out_suffixes:
+        raise UsageError(f"--out must end in {', '.join('.' + f for f in out_suffixes)}, got {args.out!r}")
     writable_folder(out.parent)
     if shutil.which("dot") is None:
         print(f"{PROG}: error: to draw the graph, install {demo.TOOLS['dot'].install}", file=sys.stderr)
-        return 1
+        return None
     try:
-        digraph = mlp_step_graph(layers, activations, show_grads=args.grads, seed=args.seed)
+        return mlp_step(layers, activations, seed=args.seed)
     except MemoryError:  # where free memory could not be known beforehand
         raise _too_large(layers) from None
+
+
+def _write(write, out):
+    """Run ``write()`` (it returns the path written) and say so; a folder in the way or no permission is a usage error."""
     try:
-        print(f"Wrote {write_picture(digraph, out)}")
-    except OSError as error:  # a folder in the way, no permission
-        raise UsageError(f"cannot write {args.out!r}: {error.strerror or error}") from None
+        print(f"Wrote {write()}")
+    except OSError as error:
+        raise UsageError(f"cannot write {out!r}: {error.strerror or error}") from None
     return 0
+
+
+def _run_graph(args) -> int:
+    from .tools.trace import traced_graph
+    from .tools.viz import FORMATS, write_picture
+
+    step = _mlp_step(args, FORMATS)
+    if step is None:
+        return 1
+    loss, model = step
+    try:
+        digraph = traced_graph(loss, model, args.grads)
+    except MemoryError:
+        raise _too_large(args.layers) from None
+    return _write(lambda: write_picture(digraph, args.out), args.out)
+
+
+# ---------------------------------------------------------------------------- explore
+
+
+def _explore_arguments(parser):
+    _graph_arguments(parser, out="backprop.html", out_help="the page to write, .html")
+
+
+def _run_explore(args) -> int:
+    from .tools.explorer import render_explorer
+
+    step = _mlp_step(args, ("html",))
+    if step is None:
+        return 1
+    loss, model = step
+    try:
+        return _write(lambda: render_explorer(loss, args.out, params=model, show_grads=args.grads), args.out)
+    except MemoryError:
+        raise _too_large(args.layers) from None
 
 
 # ---------------------------------------------------------------------------- gradcheck
@@ -236,6 +278,57 @@ def _run_gradcheck(args) -> int:
     return 0 if all(row.passed for row in rows) else 1
 
 
+# ---------------------------------------------------------------------------- exercises
+
+
+def _exercises_arguments(parser):
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    init = actions.add_parser("init", help="write the exercise files and their README into DIR",
+                              description="write the exercise files and their README into DIR")
+    init.add_argument("folder", metavar="DIR", help="the folder to write (created if needed; never overwritten)")
+    check = actions.add_parser("check", help="check the backward passes written in DIR",
+                               description="check the backward passes written in DIR")
+    check.add_argument("folder", metavar="DIR", help="the folder that init wrote")
+    check.add_argument("name", nargs="?", metavar="NAME", help="only this exercise (mul, sum, ...; default: all)")
+
+
+def _exercises_init(args) -> int:
+    from .exercises import init_folder
+
+    writable_folder(args.folder)
+    try:
+        written = init_folder(args.folder)
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    print(f"Wrote {len(written) - 1} exercises and their README to {args.folder}: start with "
+          f"{Path(args.folder) / written[-1].name}")
+    return 0
+
+
+def _exercises_check(args) -> int:
+    if not Path(args.folder).is_dir():
+        raise UsageError(f"no folder {args.folder!r}; write the exercises with: {PROG} exercises init {args.folder}")
+    try:
+        from .exercises.check import check_folder, format_results
+    except ImportError as error:  # hypothesis draws the inputs
+        print(f"{PROG}: error: checking the exercises needs {error.name}: "
+              f'pip install "tinygrad_edu[exercises]"', file=sys.stderr)
+        return 1
+    try:
+        results = check_folder(args.folder, args.name)
+    except KeyError as error:
+        raise UsageError(error.args[0]) from None
+    print(format_results(results))
+    return 0 if all(result.passed for result in results) else 1
+
+
+EXERCISE_ACTIONS = {"init": _exercises_init, "check": _exercises_check}
+
+
+def _run_exercises(args) -> int:
+    return EXERCISE_ACTIONS[args.action](args)
+
+
 # ---------------------------------------------------------------------------- bench
 
 
@@ -244,6 +337,44 @@ def _run_bench(args) -> int:
         return bench.run(args)
     except bench.BenchError as error:
         raise UsageError(str(error)) from None
+
+
+# ---------------------------------------------------------------------------- export
+
+
+def _export_arguments(parser):
+    parser.add_argument("weights", metavar="WEIGHTS", help="a checkpoint written by demo (weights.safetensors)")
+    parser.add_argument("--model", choices=list(demo.DATASETS), default=None,
+                        help="the demo network the weights belong to (default: the one the checkpoint names)")
+    parser.add_argument("--onnx", required=True, metavar="PATH", help="the ONNX file to write")
+
+
+def _run_export(args) -> int:
+    from . import onnx as onnx_export
+    from .tools.checkpoint import CheckpointError, load
+
+    target = Path(args.onnx)
+    writable_folder(target.parent)
+    if not onnx_export.have_onnx():
+        print(f"{PROG}: error: {onnx_export.INSTALL}", file=sys.stderr)
+        return 1
+    try:
+        saved = load(args.weights)
+    except (OSError, CheckpointError) as error:
+        raise UsageError(f"cannot read the weights {args.weights!r}: {getattr(error, 'strerror', None) or error}") from None
+    dataset = args.model or saved.get("dataset")
+    if dataset not in demo.DATASETS or not isinstance(saved.get("model"), dict):
+        raise UsageError(f"{args.weights!r} does not say which demo network it holds; give --model "
+                         f"({', '.join(demo.DATASETS)})")
+    spec = demo.DATASETS[dataset]
+    model = spec.build_model()
+    try:
+        model.load_state_dict(saved["model"])
+    except ValueError as error:
+        raise UsageError(f"the weights do not fit the {dataset} network ({spec.network}): {error}") from None
+    example = demo.load_split(spec, demo.DEFAULT_SEED)[0][:1]  # one prepared sample: the input's shape and dtype
+    print(f"Wrote {onnx_export.export(model, example, target)}")
+    return 0
 
 
 # ---------------------------------------------------------------------------- the command table
@@ -263,10 +394,15 @@ COMMANDS = (
     Command("demo", "train the tutorial's network (or another dataset's) and write its pictures",
             _demo_arguments, _run_demo),
     Command("graph", "draw the graph of one training step of an MLP", _graph_arguments, _run_graph),
+    Command("explore", "write the backprop explorer, a web page that steps through one training step of an MLP",
+            _explore_arguments, _run_explore),
     Command("gradcheck", "check every op's and module's gradients against finite differences",
             _gradcheck_arguments, _run_gradcheck),
+    Command("exercises", "write the backward yourself: init writes the exercises, check checks them",
+            _exercises_arguments, _run_exercises),
     Command("bench", "time training steps and op overhead against plain NumPy and PyTorch",
             bench.add_arguments, _run_bench),
+    Command("export", "write the network a demo run saved as an ONNX file", _export_arguments, _run_export),
 )
 
 

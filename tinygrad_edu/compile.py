@@ -41,7 +41,7 @@ from typing import Callable, Dict, List
 import numpy as np
 
 from .engine import events
-from .engine.autograd import accumulate_grad, sum_to_shape
+from .engine.autograd import _accumulating, accumulate_grad, sum_to_shape
 from .engine.function import is_grad_enabled, state
 from .engine.tensor import Tensor
 
@@ -663,7 +663,8 @@ class _Sweep:
 
         def run(values):
             for leaf, slot in pairs:
-                accumulate_grad(leaf, values[slot], values[seen])
+                with _accumulating:  # the engine's lock: a .grad shared with another thread stays whole
+                    accumulate_grad(leaf, values[slot], values[seen])
             program.refresh(values)
 
         names = ", ".join(f"{self.capture._label(leaf)}.grad += {slot}" for leaf, slot in leaves)

@@ -7,8 +7,10 @@ log lines), print the training and test accuracy, then write to the output folde
 
     loss_curve.png          loss per epoch, linear and log scale side by side
     training_step.svg       the graph of one training step, with the gradients it sent back
+    backprop.html           the same step in the backprop explorer, to click through
     gradients.txt           the gradient-flow report after training (also printed)
     weights.safetensors     the trained parameters and buffers
+    model.onnx              the trained model as ONNX, for other runtimes (needs the onnx extra)
     history.json            the settings, the loss and accuracy per epoch, the final accuracies
 
 and the dataset's own pictures: the decision boundary for 2-D data, the learned
@@ -37,6 +39,7 @@ from typing import Callable
 import numpy as np
 
 from . import data, datasets, nn, optim, plots
+from . import onnx as onnx_export
 from .engine.function import no_grad
 from .engine.random import manual_seed
 from .engine.tensor import Tensor
@@ -61,6 +64,7 @@ TOOLS = {
     "matplotlib": Tool(plots.have_matplotlib, 'matplotlib (pip install "tinygrad_edu[plot]")'),
     "dot": Tool(lambda: shutil.which("dot") is not None,
                 "Graphviz's dot program (apt-get install graphviz, brew install graphviz or conda install graphviz)"),
+    "onnx": Tool(onnx_export.have_onnx, 'onnx (pip install "tinygrad_edu[onnx]")'),
 }
 
 
@@ -144,20 +148,36 @@ def _misclassified(run, path):
                                     title="Misclassified test digits")
 
 
+def _step_loss(run):
+    """The loss of one training step on four training samples (the graph's shape does not depend on the batch size)."""
+    from .tools.trace import step_loss
+
+    rows = slice(0, 4)
+    return step_loss(run.scores, Tensor(run.X_train[rows], name="x"), run.y_train[rows], cross_entropy)
+
+
 def _step_graph(run, path):
-    """The graph of one training step on four training samples: forward, loss, and the gradients sent back."""
-    from .tools.trace import step_graph
+    """The graph of one training step: forward, loss, and the gradients sent back."""
+    from .tools.trace import traced_graph
     from .tools.viz import write_picture
 
-    rows = slice(0, 4)  # a few rows: the graph's shape does not depend on the batch size
-    digraph = step_graph(run.scores, Tensor(run.X_train[rows], name="x"), run.y_train[rows], cross_entropy,
-                         params=run.model)
+    digraph = traced_graph(_step_loss(run), params=run.model)
     run.model.zero_grad()
     return write_picture(digraph, path)
 
 
+def _explorer(run, path):
+    """The backprop explorer of the same training step: a page to click through its backward pass."""
+    from .tools.explorer import render_explorer
+
+    written = render_explorer(_step_loss(run), path, params=run.model)
+    run.model.zero_grad()
+    return written
+
+
 LOSS_CURVE = Picture("loss_curve.png", _loss_curve)
 STEP_GRAPH = Picture("training_step.svg", _step_graph, tool="dot")
+EXPLORER = Picture("backprop.html", _explorer, tool="dot")
 DECISION_BOUNDARY = Picture("decision_boundary.png", _decision_boundary)
 CONV_FILTERS = Picture("filters.png", _conv_filters)
 MISCLASSIFIED = Picture("misclassified.png", _misclassified)
@@ -312,9 +332,12 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
     out.mkdir(parents=True, exist_ok=True)
     run.written += [_write_history(run, out / "history.json"), _write_weights(run, out / "weights.safetensors"),
                     _write_gradient_report(run, out / "gradients.txt")]
+    have_onnx = TOOLS["onnx"].available()
+    if have_onnx:  # model(x): the MLPs' probabilities, the CNN's scores; any batch size
+        run.written.append(onnx_export.export(run.model, run.X_train[:1], out / "model.onnx"))
     skipped = {}  # what to install -> the pictures it would draw
     pictures = (LOSS_CURVE,) if run.history.epochs else ()  # no curve without a completed epoch
-    for picture in (*pictures, *run.spec.pictures, STEP_GRAPH):
+    for picture in (*pictures, *run.spec.pictures, STEP_GRAPH, EXPLORER):
         tool = TOOLS[picture.tool]
         if tool.available():
             run.written.append(picture.draw(run, out / picture.filename))
@@ -329,6 +352,8 @@ def run_demo(dataset="iris", out=DEFAULT_OUT, **options) -> DemoRun:
     if skipped:
         names = [name for names in skipped.values() for name in names]
         print(f"Pictures skipped ({', '.join(names)}): install {' and '.join(skipped)} to get them")
+    if not have_onnx:
+        print(f"ONNX file skipped (model.onnx): install {TOOLS['onnx'].install} to get it")
     return run
 
 

@@ -1,5 +1,5 @@
-"""Function transforms in the style of JAX: ``grad``, ``value_and_grad``, ``vjp``, ``jvp``,
-``jacobian``, ``hessian`` and ``hvp``.
+"""Function transforms in the style of JAX: ``grad``, ``value_and_grad``, ``elementwise_grad``,
+``vjp``, ``jvp``, ``jacobian``, ``hessian`` and ``hvp``.
 
 Each one takes a Python function of Tensors and hands back derivatives, built
 on the same reverse sweep as ``Tensor.backward`` (``tg.grad``). Arguments may be
@@ -23,6 +23,7 @@ results are plain constants, and cheaper to compute.
 
 Shapes, for f taking x of shape X and returning y of shape Y:
   grad(f)(x)                 X          (f must return a single number)
+  elementwise_grad(f)(x)     X          the gradient of sum(f(x)): f'(x) for an elementwise f
   jacobian(f)(x)             Y + X      J[i..., j...] = dy[i...] / dx[j...]
   hessian(f)(x)              X + X
   vjp(f, x) -> y, pullback   pullback(v of shape Y) -> (v^T J of shape X,)
@@ -38,7 +39,7 @@ from .engine.composed import stack
 from .engine.tensor import Tensor, get_default_dtype
 from .guards.capture import grad as _tensor_grad
 
-__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
+__all__ = ["grad", "value_and_grad", "elementwise_grad", "vjp", "jvp", "jacobian", "hessian", "hvp"]
 
 
 # ----------------------------------------------------------------------------- plumbing
@@ -142,33 +143,105 @@ def _result(value, differentiable):
 # ----------------------------------------------------------------------------- reverse mode
 
 
-def value_and_grad(f, argnums=0):
-    """A function returning ``(f(*args), gradient)``; see ``grad``."""
+def _split_aux(result, op):
+    """``f``'s ``(output, aux)`` pair, when it was declared with ``has_aux=True``."""
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(f"{op}: with has_aux=True, f must return a pair (output, aux), "
+                        f"got {type(result).__name__}{'' if not isinstance(result, tuple) else f' of {len(result)}'}")
+    return result
 
+
+def _aux_result(aux, differentiable):
+    """``aux`` as f returned it; outside grad mode its tensors are cut from the graph (held no longer)."""
+    if differentiable:
+        return aux
+    if isinstance(aux, Tensor):
+        return aux.detach()
+    if isinstance(aux, (tuple, list)):
+        return type(aux)(_aux_result(a, differentiable) for a in aux)
+    if isinstance(aux, dict):
+        return {k: _aux_result(v, differentiable) for k, v in aux.items()}
+    return aux
+
+
+def value_and_grad(f, argnums=0, has_aux=False):
+    """A function returning ``(f(*args), gradient)``; see ``grad``.
+
+    With ``has_aux=True``, ``f`` returns a pair ``(output, aux)`` (aux: anything, e.g. the
+    logits or an accuracy to log) and the result is ``((output, aux), gradient)``: only
+    ``output`` is differentiated, as in JAX.
+    """
+    return _value_and_grad(f, argnums, has_aux, "value_and_grad")
+
+
+def _value_and_grad(f, argnums, has_aux, op):
     def value_and_grad_f(*args, **kwargs):
-        picked, single = _argnums(argnums, len(args), "value_and_grad")
+        picked, single = _argnums(argnums, len(args), op)
         differentiable = is_grad_enabled()
         with enable_grad():
-            args = _with_inputs(args, picked, "value_and_grad", differentiable)
-            out = _scalar(_output(f(*args, **kwargs), "value_and_grad"), "value_and_grad")
+            args = _with_inputs(args, picked, op, differentiable)
+            result = f(*args, **kwargs)
+            value, aux = _split_aux(result, op) if has_aux else (result, None)
+            out = _scalar(_output(value, op), op)
             grads = _gradients([out], [args[i] for i in picked], [None], differentiable, retain=differentiable)
-        return _result(out, differentiable), (grads[0] if single else grads)
+        value, grads = _result(out, differentiable), (grads[0] if single else grads)
+        return ((value, _aux_result(aux, differentiable)), grads) if has_aux else (value, grads)
 
     return value_and_grad_f
 
 
-def grad(f, argnums=0):
+def grad(f, argnums=0, has_aux=False):
     """The gradient of a function that returns a single number.
 
     ``grad(f)(x, y)`` is df/dx, with x's shape; ``argnums=(0, 1)`` gives the tuple
-    (df/dx, df/dy). Arguments f does not depend on get zeros.
+    (df/dx, df/dy). Arguments f does not depend on get zeros. With ``has_aux=True``,
+    f returns ``(output, aux)`` and the result is ``(gradient, aux)``.
+
+    Examples:
+        >>> import numpy as np
+        >>> def loss(w):
+        ...     predictions = w * np.array([1.0, 2.0])
+        ...     return (predictions ** 2).sum(), predictions
+        >>> gradient, predictions = grad(loss, has_aux=True)(np.array([3.0]))
+        >>> gradient.tolist(), predictions.tolist()
+        ([30.0], [3.0, 6.0])
     """
-    value_and_grad_f = value_and_grad(f, argnums)
+    value_and_grad_f = _value_and_grad(f, argnums, has_aux, "grad")
 
     def grad_f(*args, **kwargs):
-        return value_and_grad_f(*args, **kwargs)[1]
+        value, grads = value_and_grad_f(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
 
     return grad_f
+
+
+def elementwise_grad(f, argnums=0):
+    """The gradient of ``sum(f(x))``, of x's shape: each element's own derivative f'(x_i) when f acts elementwise.
+
+    For ``f`` mapping each element on its own (``sin``, ``tanh``, an activation) the
+    Jacobian is diagonal, and this is its diagonal, from one backward sweep:
+    ``elementwise_grad(tg.tanh)(x)`` is ``1 - tanh(x)**2`` at every point of a grid x, the
+    way to plot a derivative. For any other f it is still the gradient of sum(f(x))
+    (column sums of the Jacobian), which is not a derivative of each output. Like
+    HIPS autograd's ``elementwise_grad``; f may return any shape.
+
+    Examples:
+        >>> import numpy as np
+        >>> elementwise_grad(lambda x: x ** 3)(np.array([1.0, 2.0, -1.0])).tolist()
+        [3.0, 12.0, 3.0]
+    """
+
+    def elementwise_grad_f(*args, **kwargs):
+        picked, single = _argnums(argnums, len(args), "elementwise_grad")
+        differentiable = is_grad_enabled()
+        with enable_grad():
+            args = _with_inputs(args, picked, "elementwise_grad", differentiable)
+            out = _output(f(*args, **kwargs), "elementwise_grad")
+            ones = Tensor._make(np.ones(out.shape, dtype=out.dtype))
+            grads = _gradients([out], [args[i] for i in picked], [ones], differentiable, retain=differentiable)
+        return grads[0] if single else grads
+
+    return elementwise_grad_f
 
 
 def vjp(f, *primals):

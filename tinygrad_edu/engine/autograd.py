@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from . import events
-from .function import CONSTANTS, ShapeError, set_grad_enabled
+from .function import CONSTANTS, ShapeError, state
 
 _INPUTS_DONE = object()  # pushed above a tensor on the stack: "its inputs are all ordered now"
 _accumulating = threading.Lock()  # backward passes in several threads may add into one shared .grad
@@ -61,6 +61,8 @@ def sum_to_shape(g, shape, op="backward"):
         >>> sum_to_shape(np.ones((4, 2, 3)), (2, 1)).tolist()
         [[12.0], [12.0]]
     """
+    if shape and g.shape[1:] == shape:  # one leading axis, e.g. a bias's batch axis: one sum
+        return g.sum(axis=0)
     lead = g.ndim - len(shape)
     if lead < 0 or any(n != 1 and n != m for n, m in zip(shape, g.shape[lead:])):
         raise ShapeError(f"{op}: a gradient of shape {g.shape} cannot be summed to its input's shape {tuple(shape)}")
@@ -86,28 +88,37 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, accu
     grads, seen = {}, set(map(id, root_grads))  # seen: arrays someone else holds (never adopted as a .grad)
     for root, g in zip(roots, root_grads):
         grads[root] = grads[root] + g if root in grads else g
-    with set_grad_enabled(create_graph):
-        for out in reversed(nodes):
-            g = grads.pop(out, None)  # popped: dropped as soon as this node is done
-            if g is None:
-                continue
-            if out._hooks:
-                g = run_hooks(out, g, seen)
-            node = out._ctx
-            for watch in events.node_starting:
-                watch(node)
-            saved = _as_tensors(node, out) if create_graph else node.saved
-            passed = _pass_back(node, node.backward(g, *saved), grads, saved, seen)
-            for watch in events.node_swept:
-                watch(node, out, g, passed)
-            if not retain_graph:
-                node.release()
+    previous, state.grad_enabled = state.grad_enabled, create_graph
+    try:
+        _sweep(reversed(nodes), grads, seen, retain_graph, create_graph)
         for leaf, g in grads.items():  # what is left are the leaves' complete gradients
             if leaf._hooks:
                 g = run_hooks(leaf, g, seen)
             if accumulate:
                 with _accumulating:
                     accumulate_grad(leaf, g, seen)
+    finally:
+        state.grad_enabled = previous
+
+
+def _sweep(nodes, grads, seen, retain_graph, create_graph):
+    """Each node, after all that use it: its complete gradient through its backward, on to its inputs."""
+    starting, swept = events.node_starting, events.node_swept
+    for out in nodes:
+        g = grads.pop(out, None)  # popped: dropped as soon as this node is done
+        if g is None:
+            continue
+        if out._hooks:
+            g = run_hooks(out, g, seen)
+        node = out._ctx
+        for watch in starting:
+            watch(node)
+        saved = _as_tensors(node, out) if create_graph else node.saved
+        passed = _pass_back(node, node.backward(g, *saved), grads, saved, seen)
+        for watch in swept:
+            watch(node, out, g, passed)
+        if not retain_graph:
+            node.release()
 
 
 def _as_tensors(node, out):
@@ -130,8 +141,9 @@ def _pass_back(node, input_grads, grads, saved, seen):
             continue
         if isinstance(grad, np.generic):  # NumPy gives a scalar for 0-d arithmetic
             grad = np.asarray(grad)
-        if any(grad is value for value in saved):
-            seen.add(id(grad))
+        for value in saved:
+            if grad is value:
+                seen.add(id(grad))
         data = x._data
         if grad.shape != data.shape:
             grad = sum_to_shape(grad, data.shape, node.name)

@@ -15,6 +15,7 @@ a tensor that requires grad into a plain array.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 
 import numpy as np
@@ -55,6 +56,14 @@ def promote(x, y):
     tensor's dtype; two tensors of different kinds compute in the float's dtype, and two
     floats in the wider one.
     """
+    if type(y) is float and isinstance(x, TensorOps) and x._data.dtype.kind == "f":  # the commonest cases first
+        return x, y
+    if isinstance(y, TensorOps) and isinstance(x, TensorOps) and x._data.dtype == y._data.dtype:
+        return x, y
+    return _promote(x, y)
+
+
+def _promote(x, y):
     if isinstance(y, np.generic):
         y = y.item()
     if isinstance(x, np.generic):
@@ -400,15 +409,21 @@ class TensorOps:
     # read-only for good: then the update goes into a fresh array and the old one stays
     # intact for that graph. Every update bumps _version, which backward checks.
 
-    def _update(self, op, compute):
+    def _writable(self, op):
+        """This tensor's array, ready to be written in place (a fresh copy if a graph holds it read-only)."""
         if state.grad_enabled and self.requires_grad:
             raise RuntimeError(
                 f"{op}: cannot change a tensor that requires grad in place while grad mode is on (shape "
                 f"{self.shape}); wrap the update in `with tg.no_grad():`, e.g. `p -= lr * p.grad` inside it")
         if not self._data.flags.writeable:
             self._data = self._data.copy()
+        return self._data
+
+    def _update(self, op, compute, *args):
+        """``compute(data, *args)`` writes into this tensor's array; the version goes up."""
+        data = self._writable(op)
         try:
-            compute(self._data)
+            compute(data, *args)
         except (TypeError, ValueError) as e:  # a shape that does not broadcast, a float into an int tensor
             raise type(e)(f"{op}: {e} (tensor of shape {self.shape}, dtype {self.dtype})") from None
         self._version += 1
@@ -419,39 +434,39 @@ class TensorOps:
         src = src._data if _is_tensor(src) else np.asarray(src)
         if not _broadcasts_to(src.shape, self.shape):
             raise ShapeError(f"copy_: cannot copy shape {np.shape(src)} into a tensor of shape {self.shape}")
-        return self._update("copy_", lambda a: np.copyto(a, src, casting="unsafe"))
+        return self._update("copy_", np.copyto, src)
 
     def zero_(self) :
         """Set every element to 0, in place."""
-        return self._update("zero_", lambda a: a.fill(0))
+        return self._update("zero_", np.copyto, 0)
 
     def fill_(self, value) :
         """Set every element to ``value``, in place."""
-        return self._update("fill_", lambda a: a.fill(value))
+        return self._update("fill_", np.copyto, value)
 
     def add_(self, other, alpha=1.0) :
         """``self += alpha * other`` in place (optimizers' updates, under no_grad)."""
         other = _value(other) if alpha == 1.0 else alpha * _value(other)
-        return self._update("add_", lambda a: np.add(a, other, out=a, casting="same_kind"))
+        return self._update("add_", _in_place, np.add, other)
 
     def sub_(self, other, alpha=1.0) :
         """``self -= alpha * other`` in place: the plain SGD step ``w.sub_(w.grad, alpha=lr)``."""
         other = _value(other) if alpha == 1.0 else alpha * _value(other)
-        return self._update("sub_", lambda a: np.subtract(a, other, out=a, casting="same_kind"))
+        return self._update("sub_", _in_place, np.subtract, other)
 
     def mul_(self, other) :
         """``self *= other`` in place (weight decay, momentum)."""
         other = _value(other)
-        return self._update("mul_", lambda a: np.multiply(a, other, out=a, casting="same_kind"))
+        return self._update("mul_", _in_place, np.multiply, other)
 
     def div_(self, other) :
         """``self /= other`` in place."""
         other = _value(other)
-        return self._update("div_", lambda a: np.true_divide(a, other, out=a, casting="same_kind"))
+        return self._update("div_", _in_place, np.true_divide, other)
 
     def __setitem__(self, index, value):
         index, value = index_arg(index), _value(value)
-        self._update("__setitem__", lambda a: a.__setitem__(index, value))
+        self._update("__setitem__", np.ndarray.__setitem__, index, value)
 
     def _inplace(self, method, other, out_of_place):
         """``x op= y``: in place outside the graph; a recorded non-leaf is rebound (Python's fallback)."""
@@ -518,6 +533,10 @@ def _kind(value):
     return value.dtype.kind if hasattr(value, "dtype") else "f" if type(value) is float else "i"
 
 
+def _in_place(data, ufunc, other):
+    ufunc(data, other, out=data, casting="same_kind")
+
+
 def _broadcasts_to(shape, target) -> bool:
     try:
         return np.broadcast_shapes(shape, target) == target
@@ -545,8 +564,7 @@ def _movement_shape(numpy_fn, shape, axis, op):
 
 
 def _reduced_count(shape, axis, op):
-    axes = ops.normalize_axes(axis, len(shape), op)
-    return int(np.prod([shape[a] for a in axes])) if axes else 1
+    return math.prod(shape[a] for a in ops.normalize_axes(axis, len(shape), op))
 
 
 def _needs_graph(values) -> bool:

@@ -33,7 +33,7 @@ import numpy as np
 from . import events
 
 # Operands that are constants, not tensors: checked once per input of every op.
-CONSTANTS = (np.ndarray, np.generic, int, float, bool)
+CONSTANTS = (np.ndarray, float, int, np.generic)  # (bool is an int)
 
 
 _default_dtype = np.dtype(np.float32)
@@ -212,13 +212,13 @@ class Function:
                 arrays.append(x)
                 needs.append(False)
             else:
-                arrays.append(x.data)
+                arrays.append(x._data)
                 needs.append(x.requires_grad)
                 tensor_type = type(x)
         if tensor_type is None:
             raise TypeError(f"{cls.__name__}.apply: needs at least one Tensor among its inputs")
-        try:
-            data = node.forward(*arrays, **attrs)
+        try:  # two operands without attributes (the operators) get a plain call: a star-call costs more
+            data = node.forward(*arrays, **attrs) if attrs or len(arrays) != 2 else node.forward(arrays[0], arrays[1])
         except ShapeError:
             raise
         except ValueError as e:  # NumPy's own message, e.g. a broadcast mismatch: say which op and shapes
@@ -226,7 +226,8 @@ class Function:
             raise ShapeError(f"{cls.__name__}: {e} (operand shapes {shapes})") from None
         if type(data) is not np.ndarray:  # NumPy gives a scalar for a 0-d result
             scalar, data = data, np.asarray(data)
-            node.saved = tuple(data if s is scalar else s for s in node.saved)
+            if node.saved:
+                node.saved = tuple(data if s is scalar else s for s in node.saved)
         out = tensor_type._make(data)
         if True in needs and state.grad_enabled:
             node.inputs, node.needs_input_grad, node.attrs, node.scope = inputs, tuple(needs), attrs, state.scope
@@ -243,8 +244,9 @@ class Function:
 
         What a backward uses to apply another op (``IndexAdd.call(g, ...)``) in either sweep.
         """
-        if any(not isinstance(x, CONSTANTS) for x in inputs):
-            return cls.apply(*inputs, **attrs)
+        for x in inputs:
+            if not isinstance(x, CONSTANTS):
+                return cls.apply(*inputs, **attrs)
         return cls().forward(*inputs, **attrs)
 
     def release(self) -> None:

@@ -408,8 +408,8 @@ class Softmax(Function):
         if x.size == 0:
             out = np.array(x, copy=True)
         else:
-            e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-            out = e / np.sum(e, axis=axis, keepdims=True)
+            e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+            out = e / np.add.reduce(e, axis=axis, keepdims=True)
         self.save(out)
         return out
 
@@ -426,9 +426,9 @@ class LogSoftmax(Function):
         if x.size == 0:
             out = np.array(x, copy=True)
         else:
-            peak = np.max(x, axis=axis, keepdims=True)
+            peak = np.maximum.reduce(x, axis=axis, keepdims=True)
             shifted = x - np.where(np.isfinite(peak), peak, 0)  # a row of -inf stays -inf, not nan
-            out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+            out = shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
         self.save(out)
         return out
 
@@ -475,12 +475,18 @@ class Transpose(Function):
 class BroadcastTo(Function):
     """out = broadcast_to(x, shape);  dx = sum_to_shape(g, x.shape)"""
 
-    # "expand is sum in reverse": the engine's sum_to_shape does the reduction.
+    # "expand is sum in reverse": the engine's sum_to_shape does the reduction. The result
+    # is a fresh array (filled by one assignment, several times cheaper than np.broadcast_to's
+    # view for small arrays): Sum's backward uses this op on every step.
     def forward(self, x, shape=()):
+        out = np.empty(shape, dtype=x.dtype)
         try:
-            return np.broadcast_to(x, shape)  # read-only already
+            out[...] = x
         except ValueError:
             raise ShapeError(f"broadcast_to: cannot broadcast shape {np.shape(x)} to {tuple(shape)}") from None
+        if np.ndim(x) > len(out.shape):  # assignment also drops leading size-1 axes; broadcasting does not
+            raise ShapeError(f"broadcast_to: cannot broadcast shape {np.shape(x)} to {tuple(shape)}")
+        return out
 
     def backward(self, g):
         return (g,)

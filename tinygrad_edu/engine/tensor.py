@@ -81,7 +81,10 @@ class Tensor(composed.TensorOps):
         """Wrap an ndarray as a plain Tensor without copying (every op result is built this way,
         also from a subclass: ``Parameter._make`` gives a Tensor)."""
         t = _new_object(Tensor)
-        t._data, t.grad, t.requires_grad, t._ctx, t.name, t._version, t._hooks = data, None, False, None, None, 0, None
+        t._data = data
+        t.grad = t._ctx = t.name = t._hooks = None
+        t.requires_grad = False
+        t._version = 0
         return t
 
     @property
@@ -252,7 +255,8 @@ def seed_gradient(output, gradient, create_graph, op):
         if output._data.size != 1:
             raise RuntimeError(f"{op}: the output has shape {output.shape}, not a single number; pass gradient= "
                                "(the upstream gradient, same shape) or reduce it first, e.g. loss.sum()")
-        grad = np.ones(output.shape, dtype=output.dtype)
+        grad = np.empty(output.shape, dtype=output.dtype)
+        grad.fill(1)  # several times cheaper than np.ones for one element
     else:
         grad = gradient if isinstance(gradient, Tensor) else np.asarray(gradient, dtype=output.dtype)
         if grad.shape != output.shape:

@@ -54,7 +54,7 @@ def lock(arrays) -> _Held:
                     _holders[key] += 1
                     held.append(array)
                 elif array.flags.writeable:
-                    array.flags.writeable = False
+                    array.setflags(False)  # positional: cheaper than flags.writeable = False
                     _holders[key] = 1
                     held.append(array)
                 # else read-only by its owner (a broadcast view, a user's choice): never ours to unlock
@@ -69,12 +69,13 @@ def unlock(held) -> None:
         # each base after its view, so going backwards frees the base first
         for array in reversed(held):
             key = id(array)
-            if _holders[key] > 1:
-                _holders[key] -= 1
+            count = _holders[key]
+            if count > 1:
+                _holders[key] = count - 1
                 continue
             del _holders[key]
             try:
-                array.flags.writeable = True
+                array.setflags(True)
             except ValueError:  # its base is still held by another graph (or read-only by its owner)
                 pass
         held.clear()
@@ -85,20 +86,24 @@ class InplaceGuard(events.Observer):
 
     def op_recorded(self, node, out):
         """Lock the arrays ``node`` saved that belong to a tensor or constant; note the tensors' versions."""
-        if not node.saved:
+        saved = node.saved
+        if not saved:
             return
-        arrays, checks = [], []
-        sources = [(-1, out)] + [(i, x) for i, x in enumerate(node.inputs)]
-        for value in node.saved:
-            for position, source in sources:
-                data = source if isinstance(source, np.ndarray) else getattr(source, "_data", None)
-                if data is value:
+        arrays, checks, inputs, result = [], [], node.inputs, out._data
+        for value in saved:
+            if value is result:
+                arrays.append(value)
+                checks.append((-1, 0, value))
+                continue
+            for position, x in enumerate(inputs):
+                if x is value:  # a constant operand (an ndarray)
                     arrays.append(value)
-                    if data is not source:  # a tensor: remember its version and array
-                        checks.append((position, source._version, value))
                     break
-        node.held = lock(arrays)
-        node.checks = checks
+                if getattr(x, "_data", None) is value:  # a tensor: remember its version and array
+                    arrays.append(value)
+                    checks.append((position, x._version, value))
+                    break
+        node.held, node.checks = lock(arrays), checks
 
     def sweep_started(self, nodes, create_graph, roots, root_grads, accumulate):
         """Refuse the sweep if a saved tensor changed since its op was recorded."""

@@ -9,19 +9,23 @@
 from . import functional, init
 from .containers import ModuleList, Sequential
 from .layers import (
-    BatchNorm1d, Dropout, Identity, LeakyReLU, Linear, LogSoftmax, Perceptron, ReLU, Sigmoid, Softmax, Tanh,
+    BatchNorm1d, BatchNorm2d, Dropout, Identity, LeakyReLU, Linear, LogSoftmax, Perceptron, ReLU, Sigmoid,
+    Softmax, Tanh,
 )
-from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, MSELoss, NLLLoss, SmoothL1Loss,
+)
 from .mlp import ACTIVATIONS, MLP
 from .module import Module, Parameter
-from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
+from .conv import AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool1d, MaxPool2d
 from .embedding import Embedding
-from .normalization import LayerNorm
+from .normalization import GroupNorm, LayerNorm
 
 __all__ = [
     "functional", "init", "Module", "Parameter", "ModuleList", "Sequential",
     "Linear", "Perceptron", "ReLU", "Sigmoid", "Tanh", "LeakyReLU", "Softmax", "LogSoftmax", "Identity",
-    "Dropout", "BatchNorm1d", "MLP", "ACTIVATIONS",
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss",
-    "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "LayerNorm", "Embedding",
+    "Dropout", "BatchNorm1d", "BatchNorm2d", "GroupNorm", "MLP", "ACTIVATIONS",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCELoss", "BCEWithLogitsLoss", "HuberLoss", "SmoothL1Loss",
+    "KLDivLoss",
+    "Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "Flatten", "LayerNorm", "Embedding",
 ]

@@ -16,13 +16,16 @@ from .losses import (  # noqa: F401  (re-exported: the losses are functional too
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     cross_entropy,
+    huber_loss,
+    kl_div,
     l2_penalty,
     mse_loss,
     nll_loss,
+    smooth_l1_loss,
 )
-from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (image layers, kept with their modules)
+from .conv import avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d  # noqa: F401  (image layers, kept with their modules)
 from .embedding import embedding  # noqa: F401
-from .normalization import layer_norm  # noqa: F401
+from .normalization import group_norm, layer_norm  # noqa: F401
 
 
 def _tensor(x) -> Tensor:
@@ -114,18 +117,16 @@ def dropout(x, p: float = 0.5, training: bool = True) -> Tensor:
 # ----------------------------------------------------------------------------- batch normalisation
 
 
-def _channel_axes(op: str, x: Tensor, num_features=None):
-    """Axes to average over: (0,) for (N, C) input, (0, 2) for (N, C, L)."""
-    if x.ndim not in (2, 3):
-        raise ShapeError(f"{op}: expected input of shape (N, C) or (N, C, L), got shape {x.shape}")
-    if num_features is not None and x.shape[1] != num_features:
-        raise ShapeError(f"{op}: expected input with {num_features} features (channels), got shape {x.shape}")
-    return (0,) if x.ndim == 2 else (0, 2)
+def _channel_axes(op: str, x: Tensor):
+    """Axes to average over: every axis but the channels' (axis 1): (0,) for (N, C), (0, 2, 3) for (N, C, H, W)."""
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: expected input of shape (N, C, ...) (channels on axis 1), got shape {x.shape}")
+    return (0,) + tuple(range(2, x.ndim))
 
 
 def _per_channel(v, x: Tensor):
-    """A (C,) tensor shaped to broadcast against x: (C,) for (N, C), (C, 1) for (N, C, L)."""
-    return v if x.ndim == 2 or v is None else v.reshape(-1, 1)
+    """A (C,) tensor shaped to broadcast against x (N, C, ...): (C,) for (N, C), (C, 1, 1) for (N, C, H, W)."""
+    return v if x.ndim == 2 or v is None else v.reshape((-1,) + (1,) * (x.ndim - 2))
 
 
 @events.replayed
@@ -149,12 +150,13 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
                momentum: float = 0.1, eps: float = 1e-5, op: str = "batch_norm") -> Tensor:
     """Normalise each feature (channel) to zero mean and unit variance, then scale and shift.
 
-    x             (N, C) or (N, C, L)
+    x             (N, C, ...): (N, C), (N, C, L), (N, C, H, W), ...; statistics per channel (axis 1)
     running_*     (C,) Tensors of running statistics (or None); updated in place when training
     weight, bias  (C,) learnable scale gamma and shift beta (or None)
     op            the name errors use (``BatchNorm1d`` passes its own repr)
 
-    training: x_hat = (x - mean_batch) / sqrt(var_batch + eps) with the *biased* batch variance;
+    The batch statistics of a channel are over every axis but axis 1 (over N*H*W values
+    for images). training: x_hat = (x - mean_batch) / sqrt(var_batch + eps) with the *biased* batch variance;
     the running statistics move by ``momentum`` towards the batch mean and the *unbiased*
     batch variance: running = (1 - momentum) * running + momentum * batch.
     evaluation: x_hat = (x - running_mean) / sqrt(running_var + eps).

@@ -61,7 +61,7 @@ class Linear(Module):
                 f"Linear({self.in_features}, {self.out_features}): expected input with {self.in_features} "
                 f"features, got shape {tuple(shape)}"
             )
-        return F.linear(layer_input(x, self.weight, repr(self)), self.weight, self.bias)
+        return F.linear(layer_input(x, self.weight, self), self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -98,7 +98,7 @@ class Perceptron(Module):
         if len(shape) == 0 or shape[-1] != self.input_size:
             raise ShapeError(f"Perceptron({self.input_size}): expected input with {self.input_size} features, "
                              f"got shape {tuple(shape)}")
-        return F.linear(layer_input(x, self.weight, repr(self)), self.weight, self.bias)
+        return F.linear(layer_input(x, self.weight, self), self.weight, self.bias)
 
     def forward(self, x):
         return self._score(x).sigmoid()
@@ -199,7 +199,44 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class BatchNorm1d(Module):
+class _BatchNorm(Module):
+    """Shared by the batch-norm layers: arguments, parameters, buffers; ``layout`` names the inputs it takes."""
+
+    layout = {2: "(N, C)", 3: "(N, C, L)"}  # input ndim -> how errors show it
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
+                 dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
+            raise ValueError(f"{name}: num_features must be a positive integer, got {num_features!r}")
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
+        if not eps > 0:
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        dtype = _dtype(dtype)
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.weight = Parameter(np.ones(self.num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(self.num_features, dtype=dtype)) if affine else None
+        self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=dtype)))
+        self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=dtype)))
+
+    def forward(self, x):
+        x = layer_input(x, self.running_mean, repr(self))
+        if x.ndim not in self.layout:
+            raise ShapeError(f"{self!r}: expected input of shape {' or '.join(self.layout.values())}, "
+                             f"got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ShapeError(f"{self!r}: expected input with {self.num_features} features (channels), "
+                             f"got shape {x.shape}")
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=self.training, momentum=self.momentum, eps=self.eps, op=repr(self))
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(_BatchNorm):
     """Batch normalisation over the batch axis of (N, C) (or (N, C, L)) input, with PyTorch's semantics.
 
     training   normalise with the batch mean and *biased* batch variance; move the running
@@ -215,27 +252,13 @@ class BatchNorm1d(Module):
     Training needs more than one value per feature: a batch of one raises ValueError.
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True,
-                 dtype=None):
-        super().__init__()
-        if not isinstance(num_features, (int, np.integer)) or num_features <= 0:
-            raise ValueError(f"BatchNorm1d: num_features must be a positive integer, got {num_features!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm1d: momentum must be in [0, 1], got {momentum!r}")
-        if not eps > 0:
-            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps!r}")
-        dtype = _dtype(dtype)
-        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
-        self.weight = Parameter(np.ones(self.num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(self.num_features, dtype=dtype)) if affine else None
-        self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype=dtype)))
-        self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype=dtype)))
 
-    def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        F._channel_axes(repr(self), x, self.num_features)
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            training=self.training, momentum=self.momentum, eps=self.eps, op=repr(self))
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of images (N, C, H, W): per channel, over the batch and every pixel.
 
-    def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+    As ``BatchNorm1d`` (PyTorch's semantics, running statistics, ``weight`` and ``bias`` of
+    shape (C,)), with each channel's statistics taken over its N*H*W values, as a
+    convolution's output needs: every pixel of a channel is one more sample of it.
+    """
+
+    layout = {4: "(N, C, H, W)"}

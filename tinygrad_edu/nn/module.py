@@ -270,8 +270,8 @@ class Module:
         return "\n".join(lines)
 
 
-def layer_input(x, like: Tensor, layer: str) -> Tensor:
-    """``x`` as a Tensor in the dtype of the layer's parameter ``like``.
+def layer_input(x, like: Tensor, layer) -> Tensor:
+    """``x`` as a Tensor in the dtype of the layer's parameter ``like`` (``layer``: the module or a name, for errors).
 
     Plain data (an ndarray, a list) and integer tensors are cast, so a float32 layer
     never silently computes in float64; a Tensor of another float dtype is refused,

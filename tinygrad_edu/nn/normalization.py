@@ -1,12 +1,13 @@
-"""Layer normalisation: each sample standardised over its last few axes.
+"""Layer and group normalisation: each sample standardised on its own.
 
-Unlike batch normalisation it needs no running statistics and behaves the same in
+Unlike batch normalisation they need no running statistics and behave the same in
 training and evaluation, one sample at a time:
 
     y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias
 
-with mean and (biased) variance over the trailing ``normalized_shape`` axes.
-Composed from Tensor ops, so it is differentiable to any order.
+with mean and (biased) variance over the trailing ``normalized_shape`` axes (layer
+norm), or over each group of channels and all their positions (group norm).
+Composed from Tensor ops, so they are differentiable to any order.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import numpy as np
 
 from ..engine.function import ShapeError
 from ..engine.tensor import Tensor, get_default_dtype
-from .module import Module, Parameter
+from .module import Module, Parameter, layer_input
 
-__all__ = ["layer_norm", "LayerNorm"]
+__all__ = ["layer_norm", "LayerNorm", "group_norm", "GroupNorm"]
 
 
 def _shape_tuple(normalized_shape):
@@ -37,15 +38,19 @@ def layer_norm(x: Tensor, normalized_shape, weight: Tensor | None = None, bias: 
     shape = _shape_tuple(normalized_shape)
     if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
         raise ShapeError(f"layer_norm: input of shape {x.shape} does not end with normalized_shape {shape}")
-    axes = tuple(range(x.ndim - len(shape), x.ndim))
-    centered = x - x.mean(axis=axes, keepdims=True)
-    variance = (centered * centered).mean(axis=axes, keepdims=True)
-    out = centered * (variance + eps) ** -0.5
+    out = _standardised(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
     if weight is not None:
         out = out * weight
     if bias is not None:
         out = out + bias
     return out
+
+
+def _standardised(x, axes, eps):
+    """(x - mean) / sqrt(var + eps), with the mean and the biased variance over ``axes``."""
+    centered = x - x.mean(axis=axes, keepdims=True)
+    variance = (centered * centered).mean(axis=axes, keepdims=True)
+    return centered * (variance + eps) ** -0.5
 
 
 class LayerNorm(Module):
@@ -67,3 +72,62 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+
+
+def _check_groups(where, num_groups, channels):
+    if not isinstance(num_groups, (int, np.integer)) or num_groups < 1 or channels % num_groups:
+        raise ValueError(f"{where}: num_groups must be a positive int dividing the {channels} channels, "
+                         f"got {num_groups!r}")
+
+
+def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Standardise each sample's channels in ``num_groups`` groups, then scale and shift per channel.
+
+    x             (N, C, ...): the C channels split into num_groups groups of C / num_groups
+                  consecutive channels; each group of each sample is standardised over its
+                  channels and all their positions (mean and biased variance)
+    weight, bias  (C,) or None
+    Returns a tensor of x's shape. ``num_groups=1`` standardises each sample as a whole;
+    ``num_groups=C`` each channel on its own (instance normalisation).
+    """
+    if x.ndim < 2:
+        raise ShapeError(f"group_norm: expected input of shape (N, C, ...), got shape {x.shape}")
+    n, channels = x.shape[:2]
+    _check_groups("group_norm", num_groups, channels)
+    grouped = x.reshape(n, int(num_groups), -1) if x.size else x.reshape(n, int(num_groups), 0)
+    out = _standardised(grouped, (2,), eps).reshape(x.shape)
+    per_channel = (channels,) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
+    return out
+
+
+class GroupNorm(Module):
+    """``group_norm`` with a learned per-channel scale (ones) and shift (zeros) of shape (num_channels,)."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
+        super().__init__()
+        if not isinstance(num_channels, (int, np.integer)) or num_channels < 1:
+            raise ValueError(f"GroupNorm: num_channels must be a positive int, got {num_channels!r}")
+        _check_groups("GroupNorm", num_groups, num_channels)
+        self.num_groups, self.num_channels, self.eps = int(num_groups), int(num_channels), eps
+        dtype = get_default_dtype()
+        self.weight = Parameter(np.ones(self.num_channels, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype)) if affine else None
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else np.asarray(x)
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ShapeError(f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got shape {x.shape}")
+        # with a scale, plain data takes its dtype (another float dtype is refused); without, x keeps its own
+        if self.weight is not None:
+            x = layer_input(x, self.weight, repr(self))
+        elif not isinstance(x, Tensor):
+            x = Tensor(x)
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.weight is not None}"

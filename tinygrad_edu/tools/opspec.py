@@ -326,17 +326,24 @@ def _linear(rng):
     return module_as_function(_randomised(Linear(3, 2), rng), rng.standard_normal((4, 3)))
 
 
-def _batch_norm(training):
+def _batch_norm(layer, input_shape, training):
+    """A batch-norm layer's check: 3 channels, random running statistics, in training or evaluation mode."""
     def build(rng):
-        from ..nn import BatchNorm1d
+        from .. import nn
 
-        norm = _randomised(BatchNorm1d(3), rng)
+        norm = _randomised(getattr(nn, layer)(3), rng)
         norm.running_mean.data[...] = rng.standard_normal(3)
         norm.running_var.data[...] = rng.uniform(0.5, 2.0, 3)
         norm.train(training)
-        return module_as_function(norm, rng.standard_normal((5, 3)))
+        return module_as_function(norm, rng.standard_normal(input_shape))
 
     return build
+
+
+def _group_norm(rng):
+    from ..nn import GroupNorm
+
+    return module_as_function(_randomised(GroupNorm(2, 4), rng), rng.standard_normal((2, 4, 3)))
 
 
 def _layer_norm(rng):
@@ -359,6 +366,26 @@ def _conv2d(rng):
     return module_as_function(conv, rng.standard_normal((2, 2, 5, 5)))
 
 
+def _conv2d_groups(rng):
+    from ..nn import Conv2d
+
+    return module_as_function(_randomised(Conv2d(4, 6, 3, padding=1, groups=2), rng), rng.standard_normal((1, 4, 4, 4)))
+
+
+def _conv2d_dilation(rng):
+    from ..nn import Conv2d
+
+    conv = _randomised(Conv2d(2, 3, 2, stride=(1, 2), padding=((0, 1), (2, 1)), dilation=2), rng)
+    return module_as_function(conv, rng.standard_normal((1, 2, 4, 5)))
+
+
+def _conv1d(rng):
+    from ..nn import Conv1d
+
+    conv = _randomised(Conv1d(4, 2, 3, padding=((2, 1),), dilation=2, groups=2), rng)
+    return module_as_function(conv, rng.standard_normal((2, 4, 6)))
+
+
 def _max_pool(rng):
     from ..nn import MaxPool2d
 
@@ -369,6 +396,33 @@ def _avg_pool(rng):
     from ..nn import AvgPool2d
 
     return module_as_function(AvgPool2d(3, stride=2, padding=1), rng.standard_normal((1, 2, 5, 5)))
+
+
+def _max_pool_options(rng):
+    from ..nn import MaxPool2d
+
+    return module_as_function(MaxPool2d(3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True),
+                              _distinct(rng, (1, 2, 6, 7)))
+
+
+def _avg_pool_options(rng):
+    from ..nn import AvgPool2d
+
+    pool = AvgPool2d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False)
+    return module_as_function(pool, rng.standard_normal((1, 2, 6, 5)))
+
+
+def _max_pool_1d(rng):
+    from ..nn import MaxPool1d
+
+    return module_as_function(MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=True), _distinct(rng, (2, 2, 8)))
+
+
+def _avg_pool_1d(rng):
+    from ..nn import AvgPool1d
+
+    return module_as_function(AvgPool1d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+                              rng.standard_normal((2, 2, 6)))
 
 
 def _flatten(rng):
@@ -437,6 +491,88 @@ def _nll_loss(rng):
     return (lambda log_probs: nll_loss(log_probs, labels, reduction="sum")), [-rng.uniform(0.1, 3.0, (4, 3))]
 
 
+def _labels_with_ignored(rng, shape, classes):
+    labels = rng.integers(0, classes, shape)
+    labels.flat[::3] = -100  # every third target ignored
+    return labels
+
+
+def _cross_entropy_k_dim(rng):
+    from ..nn.functional import cross_entropy
+
+    labels = rng.integers(0, 3, (2, 2, 2))  # a class per position of a 2x2 map
+    return (lambda logits: cross_entropy(logits, labels)), [rng.standard_normal((2, 3, 2, 2))]
+
+
+def _cross_entropy_weight_ignore_index(rng):
+    from ..nn.functional import cross_entropy
+
+    labels, weight = _labels_with_ignored(rng, (5,), 3), np.array([0.5, 2.0, 1.0])
+    return (lambda logits: cross_entropy(logits, labels, weight=weight)), [rng.standard_normal((5, 3))]
+
+
+def _cross_entropy_label_smoothing(rng):
+    from ..nn.functional import cross_entropy
+
+    labels, weight = _labels_with_ignored(rng, (2, 3), 4), np.array([1.0, 0.5, 2.0, 1.5])
+    return (lambda logits: cross_entropy(logits, labels, weight=weight, label_smoothing=0.2)), \
+        [rng.standard_normal((2, 4, 3))]
+
+
+def _cross_entropy_one_sample(rng):
+    from ..nn.functional import cross_entropy
+
+    return (lambda logits: cross_entropy(logits, np.array(1))), [rng.standard_normal(4)]
+
+
+def _cross_entropy_soft_smoothed(rng):
+    from ..nn.functional import cross_entropy
+
+    weight = np.array([0.5, 2.0, 1.0])
+    return (lambda logits, target: cross_entropy(logits, target, weight=weight, label_smoothing=0.1)), \
+        [rng.standard_normal((2, 3, 2)), _probabilities(rng, (2, 2, 3)).transpose(0, 2, 1)]
+
+
+def _nll_loss_k_dim(rng):
+    from ..nn.functional import nll_loss
+
+    labels, weight = _labels_with_ignored(rng, (2, 3), 3), np.array([0.5, 2.0, 1.0])
+    return (lambda log_probs: nll_loss(log_probs, labels, weight=weight, reduction="none")), \
+        [-rng.uniform(0.1, 3.0, (2, 3, 3))]
+
+
+def _away_from(rng, shape, kink):
+    """Differences |d| in [0.1, 2] kept at least 0.2 from ``kink``: the second derivative jumps there."""
+    size = rng.uniform(0.1, 2.0, shape)
+    size = np.where(np.abs(size - kink) < 0.2, size + 0.4, size)
+    return size * rng.choice([-1.0, 1.0], shape)
+
+
+def _huber_loss(rng):
+    from ..nn.functional import huber_loss
+
+    target = rng.standard_normal((4, 3))
+    return (lambda x, t: huber_loss(x, t, delta=0.7)), [target + _away_from(rng, (4, 3), 0.7), target]
+
+
+def _smooth_l1_loss(rng):
+    from ..nn.functional import smooth_l1_loss
+
+    target = rng.standard_normal((4, 3))
+    return (lambda x, t: smooth_l1_loss(x, t, beta=0.7)), [target + _away_from(rng, (4, 3), 0.7), target]
+
+
+def _kl_div(log_target):
+    def build(rng):
+        from ..nn.functional import kl_div
+
+        log_q, p = np.log(_probabilities(rng, (3, 4))), _probabilities(rng, (3, 4))
+        return (lambda x, t: kl_div(x, t, reduction="batchmean", log_target=log_target)), \
+            [log_q, np.log(p) if log_target else p]
+
+    return build
+
+
 def _mse_loss(rng):
     from ..nn.functional import mse_loss
 
@@ -463,13 +599,23 @@ def _l2_penalty(rng):
 
 MODULE_CHECKS: list = [
     ModuleCheck("Linear", _in_float64(_linear)),
-    ModuleCheck("BatchNorm1d:train", _in_float64(_batch_norm(training=True))),
-    ModuleCheck("BatchNorm1d:eval", _in_float64(_batch_norm(training=False))),
+    ModuleCheck("BatchNorm1d:train", _in_float64(_batch_norm("BatchNorm1d", (5, 3), training=True))),
+    ModuleCheck("BatchNorm1d:eval", _in_float64(_batch_norm("BatchNorm1d", (5, 3), training=False))),
+    ModuleCheck("BatchNorm2d:train", _in_float64(_batch_norm("BatchNorm2d", (2, 3, 2, 2), training=True))),
+    ModuleCheck("BatchNorm2d:eval", _in_float64(_batch_norm("BatchNorm2d", (2, 3, 2, 2), training=False))),
     ModuleCheck("LayerNorm", _in_float64(_layer_norm)),
+    ModuleCheck("GroupNorm", _in_float64(_group_norm)),
     ModuleCheck("Embedding", _in_float64(_embedding)),
     ModuleCheck("Conv2d", _in_float64(_conv2d)),
+    ModuleCheck("Conv2d:groups", _in_float64(_conv2d_groups)),
+    ModuleCheck("Conv2d:dilation+uneven_padding", _in_float64(_conv2d_dilation)),
+    ModuleCheck("Conv1d", _in_float64(_conv1d)),
     ModuleCheck("MaxPool2d", _in_float64(_max_pool)),
+    ModuleCheck("MaxPool2d:ceil_mode+dilation", _in_float64(_max_pool_options)),
     ModuleCheck("AvgPool2d", _in_float64(_avg_pool)),
+    ModuleCheck("AvgPool2d:ceil_mode+count_include_pad=False", _in_float64(_avg_pool_options)),
+    ModuleCheck("MaxPool1d", _in_float64(_max_pool_1d)),
+    ModuleCheck("AvgPool1d", _in_float64(_avg_pool_1d)),
     ModuleCheck("Flatten", _in_float64(_flatten)),
     ModuleCheck("Dropout", _in_float64(_dropout)),
     ModuleCheck("ReLU", _in_float64(_activation("ReLU"))),
@@ -483,7 +629,17 @@ MODULE_CHECKS: list = [
     ModuleCheck("Perceptron", _in_float64(_perceptron)),
     ModuleCheck("cross_entropy:indices", _cross_entropy_indices, kind="loss"),
     ModuleCheck("cross_entropy:probabilities", _cross_entropy_probabilities, kind="loss"),
+    ModuleCheck("cross_entropy:k_dim", _cross_entropy_k_dim, kind="loss"),
+    ModuleCheck("cross_entropy:weight+ignore_index", _cross_entropy_weight_ignore_index, kind="loss"),
+    ModuleCheck("cross_entropy:label_smoothing", _cross_entropy_label_smoothing, kind="loss"),
+    ModuleCheck("cross_entropy:one_sample", _cross_entropy_one_sample, kind="loss"),
+    ModuleCheck("cross_entropy:probabilities+weight+smoothing", _cross_entropy_soft_smoothed, kind="loss"),
     ModuleCheck("nll_loss", _nll_loss, kind="loss"),
+    ModuleCheck("nll_loss:k_dim+weight+ignore_index", _nll_loss_k_dim, kind="loss"),
+    ModuleCheck("huber_loss", _huber_loss, kind="loss"),
+    ModuleCheck("smooth_l1_loss", _smooth_l1_loss, kind="loss"),
+    ModuleCheck("kl_div", _kl_div(log_target=False), kind="loss"),
+    ModuleCheck("kl_div:log_target", _kl_div(log_target=True), kind="loss"),
     ModuleCheck("mse_loss", _mse_loss, kind="loss"),
     ModuleCheck("binary_cross_entropy", _binary_cross_entropy, kind="loss"),
     ModuleCheck("binary_cross_entropy_with_logits", _binary_cross_entropy_with_logits, kind="loss"),

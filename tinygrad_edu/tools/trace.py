@@ -36,6 +36,9 @@ from .viz import (
     backward_rule,
     describe_array,
     draw_graph,
+    gradient_name,
+    module_label,
+    module_names,
     shape_text,
     tensor_names,
     walk,
@@ -135,7 +138,9 @@ class Trace:
 
     def __init__(self, loss, seed, steps, params=None):
         self.loss, self.seed, self.steps, self.params = loss, seed, list(steps), params
-        self.names = tensor_names(walk([loss]), params)
+        tensors = walk([loss])
+        self.names = tensor_names(tensors, params)
+        self._module_names = module_names(tensors, params)
         self._step_of = {id(step.output): step for step in self.steps}
         self._totals = None  # id(tensor) -> whole gradient, filled on first use
         self._view = None  # the graph's GraphView, built for the first frame
@@ -154,14 +159,15 @@ class Trace:
     def received(self, upto=None) -> dict:
         """id(tensor) -> the gradient it has received after step ``upto`` (default: all steps)."""
         totals = {id(self.loss): self.seed}
-        for totals in self._running_totals(len(self.steps) if upto is None else upto):
+        for totals in self.running_totals(len(self.steps) if upto is None else upto):
             pass
         return totals
 
-    def _running_totals(self, last):
-        """After each of steps 1..last in turn: id(tensor) -> gradient received so far (a fresh dict)."""
+    def running_totals(self, last=None):
+        """After each of steps 1..last (default: every step) in turn: a fresh dict id(tensor) -> the
+        gradient received so far. Before step 1 only the loss has one, the seed."""
         totals = {id(self.loss): self.seed}
-        for step in self.steps[:last]:
+        for step in self.steps[: len(self.steps) if last is None else last]:
             totals = dict(totals)
             for p in step.passed:
                 if p.grad is not None:
@@ -198,21 +204,38 @@ class Trace:
             return f"{target._ctx.name} output"
         return "leaf" if target.requires_grad else "data"
 
+    def module_of(self, step):
+        """The innermost module call a step's op (or any op of this graph) ran in, as
+        ``layers.1: Linear(16, 8)``; None outside modules."""
+        scope = getattr(step, "ctx", step).scope
+        return module_label(scope[-1].module, self._module_names) if scope else None
+
+    def passes_text(self, passed: PassedGradient) -> str:
+        """One input's line of the table: ``dy -> w: (2, 3) norm 1.5``, ``dx: nothing (constant)``.
+
+        The gradient is named as in the rule (``dy`` for argument ``y``), then the tensor it goes to."""
+        name = gradient_name(passed.arg)
+        if not isinstance(passed.target, Tensor):
+            return f"{name}: nothing (constant)"
+        target = self.describe(passed.target)
+        if passed.grad is None:
+            return f"{name} -> {target}: nothing (needs no grad)"
+        return f"{name} -> {target}: {_gradient_text(passed.grad)}"
+
     def table(self) -> str:
-        """The steps as a numbered table: op, upstream g, rule, and what went to each input."""
-        header = ("#", "op", "upstream g", "rule", "passes back")
+        """The steps as a numbered table: op, module (when any op ran in one), upstream g, rule,
+        and what went to each input."""
+        modules = [self.module_of(step) or "" for step in self.steps]
+        with_modules = any(modules)
+        header = ("#", "op") + (("module",) if with_modules else ()) + ("upstream g", "rule", "passes back")
         rows = []
-        for step in self.steps:
-            passes = []
-            for p in step.passed:
-                if p.grad is None:
-                    why = "constant" if not isinstance(p.target, Tensor) else f"{self.describe(p.target)}, no grad"
-                    passes.append(f"{p.arg}: nothing ({why})")
-                else:
-                    passes.append(f"{p.arg} -> {self.describe(p.target)}: {_gradient_text(p.grad)}")
+        for step, module in zip(self.steps, modules):
+            passes = [self.passes_text(p) for p in step.passed]
             # the upstream column stays narrow: its values were shown where the earlier step passed them
-            rows.append((str(step.index), step.op, _gradient_text(step.upstream, small=4), step.rule, passes))
-        widths = [max([len(header[c])] + [len(r[c]) for r in rows]) for c in range(4)]
+            cells = (str(step.index), step.op) + ((module,) if with_modules else ())
+            rows.append((cells + (_gradient_text(step.upstream, small=4), step.rule), passes))
+        columns = len(header) - 1
+        widths = [max([len(header[c])] + [len(cells[c]) for cells, _ in rows]) for c in range(columns)]
 
         def line(cells, last):
             return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)) + "  " + last
@@ -221,11 +244,11 @@ class Trace:
             f"backward trace of {self.names.get(id(self.loss)) or 'the output'} ({shape_text(self.loss.shape)}): "
             f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}, from the loss back to the leaves"
         )
-        out = [title, line(header[:4], header[4]).rstrip()]
-        for index, op, upstream, rule, passes in rows:
-            out.append(line((index, op, upstream, rule), passes[0] if passes else "").rstrip())
+        out = [title, line(header[:columns], header[columns]).rstrip()]
+        for cells, passes in rows:
+            out.append(line(cells, passes[0] if passes else "").rstrip())
             for extra in passes[1:]:
-                out.append(line(("", "", "", ""), extra).rstrip())
+                out.append(line(("",) * columns, extra).rstrip())
         return "\n".join(out)
 
     __str__ = table
@@ -317,7 +340,7 @@ def render_trace(trace: Trace, folder, format="png", rankdir="TB") -> list:
     folder = Path(folder)
     width = max(2, len(str(len(trace))))
     paths = []
-    for k, received in enumerate(trace._running_totals(len(trace)), start=1):
+    for k, received in enumerate(trace.running_totals(), start=1):
         picture = trace._frame(k, received, rankdir)
         paths.append(write_picture(picture, folder / f"step_{k:0{width}d}.{format}", format))
     return paths
@@ -326,32 +349,44 @@ def render_trace(trace: Trace, folder, format="png", rankdir="TB") -> list:
 # ---------------------------------------------------------------------------- one training step, drawn
 
 
-def step_graph(forward, x, target, loss_fn=None, params=None, show_grads=True):
-    """The graph of one training step: ``loss_fn(forward(x), target)`` and its backward pass.
+def step_loss(forward, x, target, loss_fn=None):
+    """One training step's loss, ``loss_fn(forward(x), target)``, named ``loss``, before its backward pass.
 
     forward     a model (or a bound method such as ``mlp.logits``) applied to the batch ``x``
     loss_fn     default: ``nn.functional.cross_entropy``
-    params      names for the tensors (usually the model), as for ``draw_graph``
-    show_grads  each tensor shows the gradient it received (recorded by ``tg.trace_backward``)
-
-    The backward pass accumulates into the parameters' ``.grad`` like any other:
-    call ``zero_grad()`` afterwards if the model trains on.
     """
     if loss_fn is None:
         from ..nn.functional import cross_entropy as loss_fn
     loss = loss_fn(forward(x), target)
     loss.name = "loss"
+    return loss
+
+
+def step_graph(forward, x, target, loss_fn=None, params=None, show_grads=True):
+    """The graph of one training step: ``loss_fn(forward(x), target)`` and its backward pass.
+
+    forward, loss_fn   as for ``step_loss``
+    params             names for the tensors (usually the model), as for ``draw_graph``
+    show_grads         each tensor shows the gradient it received (recorded by ``tg.trace_backward``)
+
+    The backward pass accumulates into the parameters' ``.grad`` like any other:
+    call ``zero_grad()`` afterwards if the model trains on.
+    """
+    return traced_graph(step_loss(forward, x, target, loss_fn), params, show_grads)
+
+
+def traced_graph(loss, params=None, show_grads=True):
+    """Run ``loss``'s backward pass (traced) and draw its graph, with the gradients when ``show_grads``."""
     trace = trace_backward(loss, params=params)
     return draw_graph(loss, params=params, show_grads=trace if show_grads else False)
 
 
-def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_size=8):
-    """The graph of one training step of an MLP: forward, cross-entropy loss, backward.
+def mlp_step(layer_sizes, activations, seed=0, batch_size=8):
+    """One training step's cross-entropy loss for a new MLP on a random batch: ``(loss, model)``.
 
     ``layer_sizes`` such as (4, 16, 8, 3) and one activation name per layer. The
     data is a seeded random batch; ``seed`` also seeds the package's generator, so
-    the weights are repeatable. With ``show_grads`` every tensor shows the gradient
-    it received (recorded by ``tg.trace_backward``).
+    the weights are repeatable.
     """
     from ..engine.random import generator, manual_seed
     from ..nn import MLP
@@ -361,4 +396,13 @@ def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_siz
     rng = generator(seed)
     x = Tensor(rng.standard_normal((batch_size, layer_sizes[0])).astype(model.layers[0].weight.dtype), name="x")
     labels = Tensor(rng.integers(0, layer_sizes[-1], size=batch_size), name="labels")
-    return step_graph(model.logits, x, labels, params=model, show_grads=show_grads)
+    return step_loss(model.logits, x, labels), model
+
+
+def mlp_step_graph(layer_sizes, activations, show_grads=False, seed=0, batch_size=8):
+    """The graph of one training step of an MLP (``mlp_step``): forward, cross-entropy loss, backward.
+
+    With ``show_grads`` every tensor shows the gradient it received (recorded by ``tg.trace_backward``).
+    """
+    loss, model = mlp_step(layer_sizes, activations, seed=seed, batch_size=batch_size)
+    return traced_graph(loss, model, show_grads)

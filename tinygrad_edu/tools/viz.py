@@ -164,7 +164,16 @@ def arg_names(ctx, count: int) -> list:
     return names
 
 
-def _constant_text(value) -> str:
+def gradient_name(arg: str) -> str:
+    """What the rule calls the gradient for argument ``arg``: ``dx`` for ``x``, ``dxs[1]`` for ``xs[1]``.
+
+    Tables and the explorer write ``dx -> w`` (the gradient of argument ``x`` goes to the
+    tensor ``w``), so an argument's label never reads like a tensor's name."""
+    return f"d{arg}"
+
+
+def constant_text(value) -> str:
+    """A constant input as a picture shows it: its values when small, else ``array (2, 3) float32``."""
     array = np.asarray(value)
     if array.size <= 4:
         return describe_array(array)
@@ -258,6 +267,32 @@ def tensor_names(tensors, params=None) -> dict:
         if id(t) in names and t.grad is not None and t.grad._ctx is not None:
             names.setdefault(id(t.grad), f"{names[id(t)]}.grad")
     return names
+
+
+def module_names(tensors, params=None) -> dict:
+    """id(module) -> its dotted name inside its outermost module (``params`` first, when a Module),
+    for every module whose call recorded an op that produced one of ``tensors``."""
+    table = {}
+    roots = [params] if isinstance(params, Module) else []
+    for t in tensors:
+        scope = t._ctx.scope if t._ctx is not None else None
+        if scope:
+            roots.append(scope[0].module)
+    done = set()
+    for root in roots:
+        if id(root) in done:
+            continue
+        done.add(id(root))
+        for name, module in root.named_modules():
+            table.setdefault(id(module), name)
+    return table
+
+
+def module_label(module, names: dict) -> str:
+    """``layers.1: Linear(16, 8)``: the module's dotted name (from ``module_names``) and its repr line."""
+    text = module.short_repr()
+    name = names.get(id(module), "")
+    return f"{name}: {text}" if name else text
 
 
 # ----------------------------------------------------------------------------- the graph as nodes
@@ -372,7 +407,7 @@ class GraphView:
         self.omitted = Counter()
         self.omitted_nodes = 0
         self.cut = []
-        self._module_names = self._module_name_table(order, params)
+        self._module_names = module_names(order, params)
         self._select(order, max_nodes)
         if group_modules:
             self._place_in_clusters()
@@ -431,7 +466,7 @@ class GraphView:
                     src = node.node_id
                 else:
                     src = f"c{len(self.constants)}"
-                    self.constants.append((src, _constant_text(inp), op))
+                    self.constants.append((src, constant_text(inp), op))
                 self.edges.append(Edge(src, op.node_id, labels[i], bool(need), op, i))
             self.edges.append(Edge(op.node_id, self.tensors[op.output].node_id))
         for key, node in self.tensors.items():
@@ -440,33 +475,13 @@ class GraphView:
 
     # -- module clusters
 
-    @staticmethod
-    def _module_name_table(order, params):
-        """id(module) -> dotted name inside its outermost module (``params`` first, when a Module)."""
-        table = {}
-        roots = [params] if isinstance(params, Module) else []
-        for t in order:
-            scope = t._ctx.scope if t._ctx is not None else None
-            if scope:
-                roots.append(scope[0].module)
-        done = set()
-        for root in roots:
-            if id(root) in done:
-                continue
-            done.add(id(root))
-            for name, module in root.named_modules():
-                table.setdefault(id(module), name)
-        return table
-
     def _cluster_for(self, scope) -> Cluster:
         parent = None
         for call in scope:
             cluster = self.clusters.get(call.call_id)
             if cluster is None:
                 module = call.module
-                name = self._module_names.get(id(module), "")
-                text = module.short_repr()
-                cluster = Cluster(call.call_id, f"{name}: {text}" if name else text, parent, module)
+                cluster = Cluster(call.call_id, module_label(module, self._module_names), parent, module)
                 self.clusters[call.call_id] = cluster
                 if parent is not None:
                     parent.children.append(cluster)
