@@ -409,35 +409,32 @@ class _Capture(events.Observer):
             return
         self.sweep.node(node, out, passed)
 
-    def host_call_started(self, fn, args, kwargs):
-        if threading.get_ident() != self.thread:
-            return
-        if self.depth == 0:
-            self._end_sweep()
-            self._check_untouched(f"before {fn.__qualname__}")
-            self._note_modules()
-            self.call = (fn, [self._operand_for_call(a, fn) for a in args],
-                         {k: self._operand_for_call(v, fn) for k, v in kwargs.items()})
+    def host_call(self, fn, args, kwargs):
+        """A ``replayed`` function: recorded as one instruction, its inside not captured; returns its result."""
+        if self.depth or threading.get_ident() != self.thread:
+            return fn(*args, **kwargs)
+        self._end_sweep()
+        self._check_untouched(f"before {fn.__qualname__}")
+        self._note_modules()
+        arguments = [self._operand_for_call(a, fn) for a in args]
+        keywords = {k: self._operand_for_call(v, fn) for k, v in kwargs.items()}
         self.depth += 1
-
-    def host_call_finished(self, fn, result):
-        if threading.get_ident() != self.thread:
-            return
-        self.depth -= 1
-        if self.depth:
-            return
-        fn, args, kwargs = self.call
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            self.depth -= 1
         result_slot = None
         if isinstance(result, (Tensor, np.ndarray)):
             array = result._data if isinstance(result, Tensor) else result
             result_slot = self.program.new_slot(array.shape, array.dtype)
             self._register(result, result_slot)
-        self.program.add(_host_instruction(self.program, fn, args, kwargs, result_slot),
-                         [s.index for s in _slots_in((args, kwargs))],
+        self.program.add(_host_instruction(self.program, fn, arguments, keywords, result_slot),
+                         [s.index for s in _slots_in((arguments, keywords))],
                          (result_slot.index,) if result_slot else (),
                          f"{str(result_slot) + ' = ' if result_slot else ''}call {fn.__qualname__}"
-                         f"({', '.join(_described_call(a) for a in args)})", "call")
+                         f"({', '.join(_described_call(a) for a in arguments)})", "call")
         self._refresh_live()
+        return result
 
     def _operand_for_call(self, value, fn):
         """Host-call arguments: an op result travels as a Tensor; everything else as the object itself."""

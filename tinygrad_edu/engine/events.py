@@ -17,14 +17,14 @@ event              when the engine fires it
                    each input's shape and dtype (None where none flows)
 ``node_released``  ``(node)``: backward freed the node's saved values
 ``op_applied``     ``(node, inputs, attrs, out)``: an op ran, recorded or not
-``host_call_started`` ``(fn, args, kwargs)``: a ``replayed`` function begins
-``host_call_finished`` ``(fn, result)``: it returned ``result``
+``host_call``      ``(fn, args, kwargs)``: a ``replayed`` function is called; the
+                   observer makes the call itself and returns its result
 =================  ===========================================================
 
 The arrays an event hands over are the engine's own: an observer that keeps one
 copies it, since the sweep may still add into it.
 
-The last three, with ``sweep_started``'s roots, are what a tracing observer
+The last two, with ``sweep_started``'s roots, are what a tracing observer
 (``tg.compile``) needs to capture a whole step: every op, every backward sweep,
 and the calls it must repeat as they are (``replayed``) instead of looking inside.
 """
@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import functools
 
-EVENTS = ("op_recorded", "sweep_started", "node_starting", "node_swept", "node_released",
-          "op_applied", "host_call_started", "host_call_finished")
+EVENTS = ("op_recorded", "sweep_started", "node_starting", "node_swept", "node_released", "op_applied", "host_call")
 
 _observers = []
 op_recorded = sweep_started = node_starting = node_swept = node_released = ()
-op_applied = host_call_started = host_call_finished = ()
+op_applied = host_call = ()
 
 
 class Observer:
@@ -70,18 +69,14 @@ def replayed(fn):
     An optimizer's ``step``, a dropout mask's draw, a batch-norm running-statistics
     update: work with effects or inputs beyond its array arguments, which a compiled
     step must redo at every replay, exactly as eager code does. Without an observer
-    the decorated function is called straight through.
+    the decorated function is called straight through; with one, the latest observer
+    of ``host_call`` makes the call, so it can watch it whole.
     """
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        if not host_call_started:
-            return fn(*args, **kwargs)
-        for watch in host_call_started:
-            watch(fn, args, kwargs)
-        result = fn(*args, **kwargs)
-        for watch in host_call_finished:
-            watch(fn, result)
-        return result
+        if host_call:  # the latest observer (the innermost capture) makes the call
+            return host_call[-1](fn, args, kwargs)
+        return fn(*args, **kwargs)
 
     return call
