@@ -64,10 +64,7 @@ def promote(x, y):
 
 
 def _promote(x, y):
-    if isinstance(y, np.generic):
-        y = y.item()
-    if isinstance(x, np.generic):
-        x = x.item()
+    x, y = _operand(x), _operand(y)
     if isinstance(y, _SCALARS) or isinstance(x, _SCALARS):
         tensor, number = (x, y) if isinstance(y, _SCALARS) else (y, x)
         kind = tensor._data.dtype.kind
@@ -75,8 +72,6 @@ def _promote(x, y):
             return x, y
         target = _float_of(tensor.dtype) if type(number) is float else np.dtype(np.int64)
         return (_cast(x, target), y) if tensor is x else (x, _cast(y, target))
-    x = x if _is_tensor(x) else as_operand(x)
-    y = y if _is_tensor(y) else as_operand(y)
     dx, dy = x.dtype, y.dtype
     if dx == dy:
         return x, y
@@ -91,6 +86,13 @@ def _promote(x, y):
     return _cast(x, target), _cast(y, target)
 
 
+def _operand(value):
+    """A Tensor or a Python number as it is (a NumPy scalar as a Python number, weak as one), else an ndarray."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if _is_tensor(value) or isinstance(value, _SCALARS) else as_operand(value)
+
+
 def as_operand(value):
     """A non-Tensor operand as an ndarray (a list holding tensors is stacked, so it stays on the graph)."""
     if isinstance(value, (list, tuple)) and _holds_tensor(value):
@@ -98,7 +100,29 @@ def as_operand(value):
     array = np.asarray(value)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"unsupported operand of dtype {array.dtype} ({type(value).__name__}) with a Tensor")
+    if array.dtype.kind == "f" and not isinstance(value, (np.ndarray, np.generic)):  # lists: the default dtype
+        return array.astype(get_default_dtype())
     return array
+
+
+def stored_as(value, dtype, what) -> np.ndarray:
+    """``value`` as an ndarray of ``dtype``, not copied when it is one already.
+
+    Refuses what is not numbers, and values an integer or bool ``dtype`` would change
+    (1.5, NaN or 300 stored in an int8 tensor), rather than storing something else."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        raise TypeError(f"{what}: cannot store {type(value).__name__} as {dtype}: {e}") from None
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"{what}: cannot store {type(value).__name__} (dtype {array.dtype}) as {dtype}; "
+                        "give numbers or booleans")
+    with np.errstate(invalid="ignore"):  # NaN into an integer: refused just below
+        converted = array.astype(dtype, copy=False)
+    if dtype.kind in "iub" and array.dtype != dtype and not np.array_equal(converted, array):
+        raise ValueError(f"{what}: these {array.dtype} values change when stored as {dtype} (fractions, NaN or "
+                         f"out of range); convert them yourself first, e.g. np.round(values).astype(np.{dtype})")
+    return converted
 
 
 def _holds_tensor(value) -> bool:
@@ -170,9 +194,6 @@ class TensorOps:
 
     def __abs__(self):
         return self.abs()
-
-    def __round__(self, ndigits=None):
-        return self.round(ndigits or 0)
 
     def matmul(self, other):
         """Matrix product, same as ``self @ other`` (1-D operands promoted, batch dims broadcast)."""
@@ -304,8 +325,13 @@ class TensorOps:
         return (centered * centered).sum(axis=axis, keepdims=keepdims) * (1.0 / divisor if divisor > 0 else float("nan"))
 
     def std(self, axis=None, ddof=0, keepdims=False):
-        """Standard deviation, ``sqrt(var)``; its gradient is not finite where the variance is 0 (as in PyTorch)."""
-        return self.var(axis=axis, ddof=ddof, keepdims=keepdims).sqrt()
+        """Standard deviation, ``sqrt(var)``. Where it is 0 (one value, or all equal) sqrt has no derivative;
+        the gradient there is 0, PyTorch's choice."""
+        var = self.var(axis=axis, ddof=ddof, keepdims=keepdims)
+        flat = var._data == 0
+        if not flat.any():
+            return var.sqrt()
+        return where(flat, 0.0, where(flat, 1.0, var).sqrt())  # sqrt(1) in the flat places: no 0 * inf there
 
     def max(self, axis=None, keepdims=False):
         """Maximum over ``axis``; tied maxima share the gradient equally."""
@@ -336,6 +362,14 @@ class TensorOps:
             Tensor([-200.,    0.], dtype=float32)
         """
         return ops.LogSoftmax.apply(self, axis=ops.normalize_axes(axis, self.ndim, "log_softmax"))
+
+    def any(self, axis=None, keepdims=False):
+        """Whether any element along ``axis`` is nonzero (a bool tensor, outside the graph)."""
+        return _wrap(np.asarray(np.any(self._data, axis=axis, keepdims=keepdims)))
+
+    def all(self, axis=None, keepdims=False):
+        """Whether every element along ``axis`` is nonzero (a bool tensor, outside the graph)."""
+        return _wrap(np.asarray(np.all(self._data, axis=axis, keepdims=keepdims)))
 
     def argmax(self, axis=None, keepdims=False):
         """Index of the maximum along ``axis`` (an integer tensor, outside the graph)."""
@@ -424,8 +458,9 @@ class TensorOps:
         data = self._writable(op)
         try:
             compute(data, *args)
-        except (TypeError, ValueError) as e:  # a shape that does not broadcast, a float into an int tensor
-            raise type(e)(f"{op}: {e} (tensor of shape {self.shape}, dtype {self.dtype})") from None
+        except (TypeError, ValueError) as e:  # a float into an int tensor, a shape that does not broadcast
+            error = TypeError if isinstance(e, TypeError) else ValueError  # NumPy's own classes need other arguments
+            raise error(f"{op}: {e} (tensor of shape {self.shape}, dtype {self.dtype})") from None
         self._version += 1
         return self
 
@@ -492,7 +527,8 @@ class TensorOps:
         if self.requires_grad and state.grad_enabled:
             raise TypeError(
                 f"np.asarray() on a tensor that requires grad (shape {self.shape}) would drop it from the graph; use "
-                "the tinygrad_edu function instead (tg.exp, tg.concatenate, ...), or .detach().numpy() for the values")
+                "the tinygrad_edu function instead (tg.stack for a list of tensors, tg.exp, tg.concatenate, ...), "
+                "or .detach().numpy() for the values")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -501,9 +537,10 @@ class TensorOps:
             return function(*inputs)
         if not _needs_graph(inputs):
             return getattr(ufunc, method)(*_to_numpy(inputs), **_to_numpy(kwargs))
-        raise TypeError(f"np.{ufunc.__name__}{'' if method == '__call__' else '.' + method} has no tinygrad_edu "
-                        f"counterpart for a tensor that requires grad; use tg.{ufunc.__name__} if it exists, or "
-                        ".detach().numpy() to leave the graph")
+        if method != "__call__":
+            raise _refused(f"np.{ufunc.__name__}.{method}", None)
+        name = ufunc.__name__  # here with keywords (out=, dtype=, ...) that the tinygrad_edu function lacks
+        raise _refused(f"np.{name}", name in __all__ and f"tg.{name}(...) without {'=, '.join(kwargs)}=")
 
     def __array_function__(self, func, types, args, kwargs):
         function = globals().get(func.__name__) if func.__name__ in __all__ else None
@@ -512,13 +549,19 @@ class TensorOps:
                 return function(*args, **kwargs)
             except TypeError as e:  # NumPy's argument names where ours differ
                 raise TypeError(f"np.{func.__name__} on a Tensor calls tg.{func.__name__}: {e}") from None
-        if func.__name__ in _METADATA or not _needs_graph((args, kwargs)):
+        if func.__name__ in _NO_GRADIENT or not _needs_graph((args, kwargs)):
             return func(*_to_numpy(args), **_to_numpy(kwargs))
-        raise TypeError(f"np.{func.__name__} has no tinygrad_edu counterpart for a tensor that requires grad; "
-                        f"use the tinygrad_edu function or method, or .detach().numpy() to leave the graph")
+        raise _refused(f"np.{func.__name__}", None)
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _refused(call, counterpart):
+    """The error for a NumPy call that would turn a tensor that requires grad into a plain array."""
+    fix = f"call {counterpart}" if counterpart else "tinygrad_edu has no counterpart: compose it from Tensor operations"
+    return TypeError(f"{call} on a tensor that requires grad would drop it from the graph; {fix}, or use "
+                     ".detach().numpy() to leave the graph on purpose")
 
 
 def _as_floats(x, y):
@@ -618,6 +661,8 @@ def concatenate(tensors, axis=0):
         raise ValueError("concatenate: needs at least one tensor")
     first = next((t for t in tensors if _is_tensor(t)), None)
     tensors = [as_tensor(t, first) for t in tensors]
+    if axis is None:  # NumPy's meaning: join them flattened
+        tensors, axis = [t.reshape(-1) for t in tensors], 0
     if builtins.any(t.ndim == 0 for t in tensors):
         raise ValueError("concatenate: 0-d tensors cannot be concatenated; use stack")
     (axis,) = ops.normalize_axes((axis,), tensors[0].ndim, "concatenate")
@@ -629,11 +674,12 @@ def stack(tensors, axis=0):
     tensors = list(tensors)
     if not tensors:
         raise ValueError("stack: needs at least one tensor")
-    shapes = {np.shape(t._data if _is_tensor(t) else t) for t in tensors}
+    first = next((t for t in tensors if _is_tensor(t)), None)
+    tensors = [as_tensor(t, first) for t in tensors]  # a nested list holding tensors is stacked in turn
+    shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all tensors must have the same shape, got {sorted(shapes)}")
-    first = next((t for t in tensors if _is_tensor(t)), None)
-    return concatenate([as_tensor(t, first).expand_dims(axis) for t in tensors], axis=axis)
+    return concatenate([t.expand_dims(axis) for t in tensors], axis=axis)
 
 
 def where(condition, x=None, y=None):
@@ -643,7 +689,7 @@ def where(condition, x=None, y=None):
     if x is None and y is None:
         return tuple(_wrap(i) for i in np.nonzero(cond))
     cond = cond.astype(bool, copy=False)
-    if not (_is_tensor(x) or _is_tensor(y)):
+    if not (_holds_tensor(x) or _holds_tensor(y)):
         return _wrap(np.asarray(np.where(cond, x, y)))
     x, y = promote(x, y)
     return ops.Where.apply(cond, x, y)
@@ -660,6 +706,8 @@ def minimum(x, y):
 
 
 def _one_tensor(x, y):
+    """``(x, y)`` with a list holding tensors stacked, and ``x`` made a Tensor when neither is one."""
+    x, y = (as_tensor(v) if isinstance(v, (list, tuple)) and _holds_tensor(v) else v for v in (x, y))
     return (x, y) if _is_tensor(x) or _is_tensor(y) else (as_tensor(x), y)
 
 
@@ -713,9 +761,10 @@ _UFUNCS = {u: _outside_graph(u) for u in (
     np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal, np.isfinite, np.isnan, np.isinf,
     np.signbit, np.logical_and, np.logical_or, np.logical_not, np.logical_xor)}
 _UFUNCS.update({np.absolute: lambda x: as_tensor(x).abs(), np.positive: as_tensor})
-# NumPy functions that only read shapes or dtypes: harmless on any tensor
-_METADATA = frozenset({"shape", "ndim", "size", "result_type", "may_share_memory", "shares_memory", "iscomplexobj",
-                       "isrealobj", "array2string", "array_repr", "array_str", "broadcast_shapes"})
+# NumPy functions whose results have no gradient (shapes, dtypes, text, comparisons, indices): harmless on any tensor
+_NO_GRADIENT = frozenset({"shape", "ndim", "size", "result_type", "may_share_memory", "shares_memory", "iscomplexobj",
+                          "isrealobj", "array2string", "array_repr", "array_str", "broadcast_shapes", "array_equal",
+                          "array_equiv", "allclose", "isclose", "argsort", "argwhere", "nonzero", "count_nonzero"})
 
 
 def _alias(method):

@@ -138,8 +138,8 @@ class enable_grad(set_grad_enabled):
 
 
 def lib(value):
-    """The functions matching ``value``: NumPy for an ndarray, tinygrad_edu's for a Tensor (``Tensor.xp``)."""
-    return np if isinstance(value, np.ndarray) else value.xp
+    """The functions matching ``value``: NumPy for an ndarray or a number, tinygrad_edu's for a Tensor (``.xp``)."""
+    return np if isinstance(value, CONSTANTS) else value.xp
 
 
 def raw(value):

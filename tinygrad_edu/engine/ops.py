@@ -270,7 +270,7 @@ class Pow(Function):
     """out = x ** y;  dx = g * y * x ** (y - 1);  dy = g * out * log(x)   (0 where y == 0, resp. x == 0, as PyTorch)"""
 
     def forward(self, x, y):
-        out = np.power(x, y)
+        out = np.power(x, y).astype(np.result_type(x, y), copy=False)  # NumPy's power gives int8 for two bools
         self.save(x, y, out)
         return out
 
@@ -280,7 +280,7 @@ class Pow(Function):
         # Where the formula gives 0 * inf, PyTorch takes 0: x ** 0 has dx = 0 at x = 0, 0 ** y (y >= 0) has dy = 0.
         zero_y, zero_x = raw(y) == 0, (raw(x) == 0) & (raw(y) >= 0)
         gx = g * y * x ** ((where(zero_y, 1, y) if np.any(zero_y) else y) - 1) if nx else None
-        gy = g * out * lib(g).log(where(zero_x, 1, x) if np.any(zero_x) else x) if ny else None
+        gy = g * out * lib(x).log(where(zero_x, 1, x) if np.any(zero_x) else x) if ny else None  # x may be a number
         return gx, gy
 
 

@@ -95,12 +95,7 @@ class Tensor(composed.TensorOps):
 
     @data.setter
     def data(self, value):
-        if isinstance(value, Tensor):
-            value = value._data
-        try:
-            self._data = np.asarray(value, dtype=self._data.dtype)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f".data: cannot store {type(value).__name__} in a {self.dtype} tensor: {e}") from None
+        self._data = composed.stored_as(value._data if isinstance(value, Tensor) else value, self._data.dtype, ".data")
 
     shape = property(lambda self: self._data.shape, doc="The shape of ``data``, a tuple of ints")
     dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype of ``data``")
@@ -213,15 +208,19 @@ class Tensor(composed.TensorOps):
     def __int__(self):
         return int(self._one_element("int"))
 
+    def __round__(self, ndigits=None):
+        """``round(t)``: the one element as a rounded Python number; ``t.round()`` rounds each element."""
+        return round(self._one_element("round", fix="use t.round(decimals) to round each element"), ndigits)
+
     def __index__(self):
         if self._data.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError(f"only an integer tensor with one element can be an index, got {self.dtype} of shape {self.shape}")
         return int(self._data.item())
 
-    def _one_element(self, what):
+    def _one_element(self, what, fix="reduce it first (.any(), .all(), .sum()) or index one element"):
         if self._data.size != 1:
             raise ValueError(f"{what}(): the value of a tensor with {self._data.size} elements (shape {self.shape}) "
-                             "is ambiguous; reduce it first (.any(), .all(), .sum()) or index one element")
+                             f"is ambiguous; {fix}")
         return self._data.item()
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from ..engine import ops
 from ..engine import random as _random
 from ..engine.function import ShapeError
-from ..engine.tensor import Tensor, get_default_dtype
+from ..engine.tensor import Tensor, dtype_or_default, get_default_dtype
 from .module import Module, Parameter, layer_input
 
 __all__ = ["im2col", "conv1d", "conv2d", "max_pool1d", "avg_pool1d", "max_pool2d", "avg_pool2d",
@@ -365,12 +365,16 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 
 class _ConvNd(Module):
-    """Shared by Conv1d and Conv2d: the arguments, the He-normal weight, the repr."""
+    """Shared by Conv1d and Conv2d: the arguments, the He-normal weight, the repr.
+
+    ``dtype`` is the parameters' (default: ``tg.get_default_dtype()``): plain input data is cast
+    to it, a Tensor of another float dtype is refused.
+    """
 
     dims = 2
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True):
+                 groups: int = 1, bias: bool = True, dtype=None):
         super().__init__()
         name = type(self).__name__
         for label, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
@@ -387,7 +391,7 @@ class _ConvNd(Module):
         if isinstance(padding, str) and padding == "same" and self.stride != (1,) * self.dims:
             raise ValueError(f"{name}: padding='same' needs stride 1 (got stride {self.stride})")
         self.padding = padding if isinstance(padding, str) else _shown_padding(pads)
-        dtype = get_default_dtype()
+        dtype = dtype_or_default(dtype)
         shape = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
         fan_in = self.in_channels // self.groups * math.prod(self.kernel_size)
         self.weight = Parameter(_random.draw("standard_normal", shape, dtype=dtype) * math.sqrt(2.0 / fan_in))

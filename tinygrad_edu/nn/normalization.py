@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.function import ShapeError
-from ..engine.tensor import Tensor, get_default_dtype
+from ..engine.tensor import Tensor, dtype_or_default
 from .module import Module, Parameter, layer_input
 
 __all__ = ["layer_norm", "LayerNorm", "group_norm", "GroupNorm"]
@@ -53,22 +53,33 @@ def _standardised(x, axes, eps):
     return centered * (variance + eps) ** -0.5
 
 
-class LayerNorm(Module):
-    """``layer_norm`` with a learned per-element scale (ones) and shift (zeros) of ``normalized_shape``."""
+def _layer_input(x, weight, layer) -> Tensor:
+    """With a scale, plain data takes its dtype (another float dtype is refused); without, x keeps its own."""
+    if weight is not None:
+        return layer_input(x, weight, layer)
+    return x if isinstance(x, Tensor) else Tensor(x)
 
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
+
+class LayerNorm(Module):
+    """``layer_norm`` with a learned per-element scale (ones) and shift (zeros) of ``normalized_shape``.
+
+    The scale and shift have ``dtype`` (default: ``tg.get_default_dtype()``): plain input data
+    is cast to it, a Tensor of another float dtype is refused.
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, dtype=None):
         super().__init__()
         self.normalized_shape = _shape_tuple(normalized_shape)
         self.eps = eps
-        dtype = get_default_dtype()
+        dtype = dtype_or_default(dtype)
         self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if elementwise_affine else None
 
     def forward(self, x):
-        shape = self.normalized_shape
-        if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
-            raise ShapeError(f"{self!r}: input of shape {x.shape} does not end with {shape}")
-        return layer_norm(x, shape, self.weight, self.bias, self.eps)
+        shape, x_shape = self.normalized_shape, np.shape(x)
+        if len(x_shape) < len(shape) or x_shape[len(x_shape) - len(shape):] != shape:
+            raise ShapeError(f"{self!r}: input of shape {x_shape} does not end with {shape}")
+        return layer_norm(_layer_input(x, self.weight, self), shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
@@ -106,15 +117,18 @@ def group_norm(x: Tensor, num_groups: int, weight: Tensor | None = None, bias: T
 
 
 class GroupNorm(Module):
-    """``group_norm`` with a learned per-channel scale (ones) and shift (zeros) of shape (num_channels,)."""
+    """``group_norm`` with a learned per-channel scale (ones) and shift (zeros) of shape (num_channels,).
 
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True):
+    The scale and shift have ``dtype`` (default: ``tg.get_default_dtype()``), as ``LayerNorm``'s.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, dtype=None):
         super().__init__()
         if not isinstance(num_channels, (int, np.integer)) or num_channels < 1:
             raise ValueError(f"GroupNorm: num_channels must be a positive int, got {num_channels!r}")
         _check_groups("GroupNorm", num_groups, num_channels)
         self.num_groups, self.num_channels, self.eps = int(num_groups), int(num_channels), eps
-        dtype = get_default_dtype()
+        dtype = dtype_or_default(dtype)
         self.weight = Parameter(np.ones(self.num_channels, dtype=dtype)) if affine else None
         self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype)) if affine else None
 
@@ -122,12 +136,7 @@ class GroupNorm(Module):
         x = x if isinstance(x, Tensor) else np.asarray(x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ShapeError(f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got shape {x.shape}")
-        # with a scale, plain data takes its dtype (another float dtype is refused); without, x keeps its own
-        if self.weight is not None:
-            x = layer_input(x, self.weight, repr(self))
-        elif not isinstance(x, Tensor):
-            x = Tensor(x)
-        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+        return group_norm(_layer_input(x, self.weight, self), self.num_groups, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.weight is not None}"

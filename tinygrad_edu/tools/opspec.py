@@ -167,7 +167,7 @@ REGISTRY: tuple = (
 """One row per public differentiable op; the test suite sweeps it with hypothesis-drawn shapes."""
 
 NOT_DIFFERENTIABLE = frozenset({
-    "Tensor.argmax", "Tensor.argmin", "tg.argmax", "tg.argmin",
+    "Tensor.argmax", "Tensor.argmin", "tg.argmax", "tg.argmin", "Tensor.any", "Tensor.all", "tg.any", "tg.all",
     "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__", "Tensor.__ge__",
     "Tensor.__and__", "Tensor.__or__", "Tensor.__invert__",
 })
