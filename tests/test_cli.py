@@ -151,6 +151,8 @@ def test_demo_arguments_parse():
                                           "--optimizer", "adam", "--seed", "3", "--out", "x"])
     assert (args.dataset, args.epochs, args.lr, args.batch_size, args.optimizer, args.seed, args.out) == \
         ("moons", 5, 0.05, 8, "adam", 3, "x")
+    assert args.compile is False
+    assert cli.build_parser().parse_args(["demo", "--compile"]).compile is True
 
 
 @pytest.mark.parametrize("name", ["iris", "moons", "spirals"])

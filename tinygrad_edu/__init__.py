@@ -16,5 +16,6 @@ from .tools.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tools.trace import render_trace, trace_backward
 from .tools.viz import draw_graph, render_graph
 from . import data, datasets, func, interop, nn, onnx, optim, reference, train, utils  # noqa: E402
+from .compile import CompileError, compile  # noqa: E402
 
 __version__ = "0.1.0"

@@ -1,12 +1,12 @@
 """The ``tinygrad-edu`` command (also ``python -m tinygrad_edu``).
 
     tinygrad-edu demo [iris|moons|spirals|digits] [--epochs N] [--lr LR] [--batch-size N]
-                      [--optimizer sgd|momentum|adam] [--seed N] [--out DIR]
+                      [--optimizer sgd|momentum|adam] [--seed N] [--out DIR] [--compile]
     tinygrad-edu graph [--layers 4,16,8,3] [--activations relu,relu,softmax] [--grads] [--out graph.svg]
     tinygrad-edu explore [the options of graph] [--out backprop.html]
     tinygrad-edu gradcheck [--only NAME ...]
     tinygrad-edu exercises init DIR | check DIR [NAME]
-    tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N]
+    tinygrad-edu bench [--quick] [--scenarios A,B,C,D,E] [--json PATH] [--threads N] [--check-fair]
     tinygrad-edu export WEIGHTS [--model iris|moons|spirals|digits] --onnx PATH
 
 Each subcommand is one row of ``COMMANDS``: its name, a line of help, a
@@ -117,12 +117,14 @@ def _demo_arguments(parser):
                         help=f"seeds the split, the initial weights and the shuffling (default: {demo.DEFAULT_SEED})")
     parser.add_argument("--out", default=demo.DEFAULT_OUT, metavar="DIR",
                         help=f"folder for the pictures, report and weights (default: ./{demo.DEFAULT_OUT})")
+    parser.add_argument("--compile", action="store_true",
+                        help="capture the training step once and replay it (tg.compile): the same results, faster")
 
 
 def _run_demo(args) -> int:
     out = writable_folder(args.out)  # before training, so a bad folder fails at once
     run = demo.run_demo(args.dataset, out, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                        optimizer=args.optimizer, seed=args.seed)
+                        optimizer=args.optimizer, seed=args.seed, compile=args.compile)
     return INTERRUPTED if run.history.interrupted else 0
 
 

@@ -29,6 +29,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import data as _data
+from .compile import compile as compile_step
+from .engine import events
 from .engine import random as _random
 from .engine.function import no_grad
 from .engine.tensor import Tensor
@@ -291,6 +293,7 @@ class _WholeSteps:
         elif self.previous != signal.SIG_IGN:
             raise KeyboardInterrupt
 
+    @events.replayed  # a compiled training step repeats it whole, Ctrl-C guard included
     def step(self, optimizer):
         self.in_step = True
         try:
@@ -312,7 +315,7 @@ def _check_count(value, name, minimum):
 
 
 def fit(model, X, y, loss_fn, optimizer, epochs, batch_size=32, validation=None, scheduler=None,
-        verbose=True, *, seed=None, log_every=100, progress=True, on_epoch_end=None) -> History:
+        verbose=True, *, seed=None, log_every=100, progress=True, on_epoch_end=None, compile=False) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent; return the ``History``.
 
     model         callable on a Tensor batch (see the module docstring for the protocol)
@@ -328,6 +331,9 @@ def fit(model, X, y, loss_fn, optimizer, epochs, batch_size=32, validation=None,
     seed          shuffling seed (int or Generator); None draws from the package generator
     progress      show a progress bar (tqdm if installed, else one line when stdout is a terminal)
     on_epoch_end  optional ``callback(epoch, history)`` after each epoch (epoch counts from 1)
+    compile       True: run each batch's step (forward, loss, backward, update) through
+                  ``tg.compile``: captured once per batch shape, then replayed, with the same
+                  results as eager training ("How a JIT works" in the docs)
 
     The model is put in training mode for the batches and in eval mode for validation;
     afterwards it is back in the mode it had before. Ctrl-C stops training between two
@@ -353,12 +359,14 @@ def fit(model, X, y, loss_fn, optimizer, epochs, batch_size=32, validation=None,
     display = _make_progress(epochs, progress)
     epoch = 0
     steps = _WholeSteps()
+    step = _training_step(model, loss_fn, optimizer, steps)
+    if compile:
+        step = compile_step(step)
     try:
         with steps:
             for epoch in range(1, epochs + 1):
                 mode.set(True)
-                loss, correct = _train_one_epoch(model, X_array, y_source, loss_fn, optimizer, batch_size, rng,
-                                                 steps)
+                loss, correct = _train_one_epoch(step, X_array, y_source, batch_size, rng)
                 history.loss.append(loss)
                 if correct is not None:
                     history.accuracy.append(correct / len(X_array))
@@ -385,19 +393,29 @@ def fit(model, X, y, loss_fn, optimizer, epochs, batch_size=32, validation=None,
     return history
 
 
-def _train_one_epoch(model, X, y, loss_fn, optimizer, batch_size, rng, steps):
-    """One shuffled pass: returns (mean batch loss, number classified correctly or None)."""
-    total_loss = 0.0
-    n_batches = 0
-    correct = 0
-    for X_batch, y_batch in _data.batches(X, y, batch_size, shuffle=True, seed=rng):
-        output = model(Tensor._make(X_batch))
+def _training_step(model, loss_fn, optimizer, steps):
+    """The step of one batch: forward, loss, backward, update (never cut short by Ctrl-C); returns (loss, output)."""
+
+    def step(X_batch, y_batch):
+        output = model(X_batch)
         loss = loss_fn(output, y_batch)
         if not isinstance(loss, Tensor) or loss.data.size != 1:
             raise TypeError(f"fit: loss_fn must return a scalar Tensor, got {_describe(loss)}")
         optimizer.zero_grad()
         loss.backward()
         steps.step(optimizer)
+        return loss, output
+
+    return step
+
+
+def _train_one_epoch(step, X, y, batch_size, rng):
+    """One shuffled pass: returns (mean batch loss, number classified correctly or None)."""
+    total_loss = 0.0
+    n_batches = 0
+    correct = 0
+    for X_batch, y_batch in _data.batches(X, y, batch_size, shuffle=True, seed=rng):
+        loss, output = step(Tensor._make(X_batch), y_batch)
         total_loss += float(loss.data)
         n_batches += 1
         if correct is not None:

@@ -84,7 +84,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, accu
                 "backward pass and its saved arrays were freed; pass retain_graph=True to the first backward() "
                 "to go through it again")
     for watch in events.sweep_started:
-        watch(nodes, create_graph)
+        watch(nodes, create_graph, roots, root_grads, accumulate)
     grads, seen = {}, set(map(id, root_grads))  # seen: arrays someone else holds (never adopted as a .grad)
     for root, g in zip(roots, root_grads):
         grads[root] = grads[root] + g if root in grads else g

@@ -10,22 +10,33 @@ costs the engine one empty loop.
 event              when the engine fires it
 =================  ===========================================================
 ``op_recorded``    ``(node, out)``: an op was recorded; ``out`` is its result
-``sweep_started``  ``(nodes, create_graph)``: before a backward computes anything
+``sweep_started``  ``(nodes, create_graph, roots, root_grads, accumulate)``: before
+                   a backward computes anything (``accumulate``: into ``.grad``)
 ``node_starting``  ``(node)``: a node's backward is about to run
 ``node_swept``     ``(node, out, g, grads)``: it ran; ``grads`` are summed to
                    each input's shape and dtype (None where none flows)
 ``node_released``  ``(node)``: backward freed the node's saved values
+``op_applied``     ``(node, inputs, attrs, out)``: an op ran, recorded or not
+``host_call``      ``(fn, args, kwargs)``: a ``replayed`` function is called; the
+                   observer makes the call itself and returns its result
 =================  ===========================================================
 
 The arrays an event hands over are the engine's own: an observer that keeps one
 copies it, since the sweep may still add into it.
+
+The last two, with ``sweep_started``'s roots, are what a tracing observer
+(``tg.compile``) needs to capture a whole step: every op, every backward sweep,
+and the calls it must repeat as they are (``replayed``) instead of looking inside.
 """
 from __future__ import annotations
 
-EVENTS = ("op_recorded", "sweep_started", "node_starting", "node_swept", "node_released")
+import functools
+
+EVENTS = ("op_recorded", "sweep_started", "node_starting", "node_swept", "node_released", "op_applied", "host_call")
 
 _observers = []
 op_recorded = sweep_started = node_starting = node_swept = node_released = ()
+op_applied = host_call = ()
 
 
 class Observer:
@@ -50,3 +61,22 @@ def detach(observer: Observer) -> None:
 def _rebuild():
     for event in EVENTS:
         globals()[event] = tuple(getattr(o, event) for o in _observers if hasattr(o, event))
+
+
+def replayed(fn):
+    """Mark ``fn`` as a call a capture repeats whole, instead of the ops and array work inside it.
+
+    An optimizer's ``step``, a dropout mask's draw, a batch-norm running-statistics
+    update: work with effects or inputs beyond its array arguments, which a compiled
+    step must redo at every replay, exactly as eager code does. Without an observer
+    the decorated function is called straight through; with one, the latest observer
+    of ``host_call`` makes the call, so it can watch it whole.
+    """
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        if host_call:  # the latest observer (the innermost capture) makes the call
+            return host_call[-1](fn, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return call

@@ -234,6 +234,8 @@ class Function:
             out._ctx, out.requires_grad = node, True
             for watch in events.op_recorded:
                 watch(node, out)
+        for watch in events.op_applied:
+            watch(node, inputs, attrs, out)
         return out
 
     @classmethod

@@ -105,7 +105,7 @@ class InplaceGuard(events.Observer):
                     break
         node.held, node.checks = lock(arrays), checks
 
-    def sweep_started(self, nodes, create_graph):
+    def sweep_started(self, nodes, create_graph, roots, root_grads, accumulate):
         """Refuse the sweep if a saved tensor changed since its op was recorded."""
         for out in nodes:
             node = out._ctx

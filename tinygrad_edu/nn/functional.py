@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine import events
 from ..engine import random as _random
 from ..engine.function import ShapeError, no_grad
 from ..engine.tensor import Tensor
@@ -87,6 +88,7 @@ def identity(x) -> Tensor:
 # ----------------------------------------------------------------------------- dropout
 
 
+@events.replayed
 def dropout_mask(shape, p: float, dtype) -> np.ndarray:
     """Inverted-dropout mask: each entry 1 / (1 - p) with probability 1 - p, else 0.
 
@@ -127,6 +129,23 @@ def _per_channel(v, x: Tensor):
     return v if x.ndim == 2 or v is None else v.reshape((-1,) + (1,) * (x.ndim - 2))
 
 
+@events.replayed
+def _update_running_statistics(running_mean, running_var, mean, var, momentum, count):
+    """Move the running statistics towards the batch mean and unbiased variance (in place, outside the graph)."""
+    with no_grad():
+        if running_mean is not None:
+            running_mean.mul_(1.0 - momentum).add_(mean.data.reshape(-1), alpha=momentum)
+        if running_var is not None:
+            unbiased = var.data.reshape(-1) * (count / (count - 1))
+            running_var.mul_(1.0 - momentum).add_(unbiased, alpha=momentum)
+
+
+@events.replayed
+def _inverse_std(running_var, eps, dtype) -> np.ndarray:
+    """1 / sqrt(running_var + eps) in ``dtype``: a constant in evaluation, read from the running variance."""
+    return (1.0 / np.sqrt(running_var.data + eps)).astype(dtype, copy=False)
+
+
 def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5, op: str = "batch_norm") -> Tensor:
     """Normalise each feature (channel) to zero mean and unit variance, then scale and shift.
@@ -160,18 +179,12 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
         var = (centered * centered).mean(axis=axes, keepdims=True)  # biased, as in the normalisation
         x_hat = centered * (var + eps) ** -0.5
         if running_mean is not None or running_var is not None:
-            with no_grad():
-                if running_mean is not None:
-                    running_mean.mul_(1.0 - momentum).add_(mean.data.reshape(-1), alpha=momentum)
-                if running_var is not None:
-                    unbiased = var.data.reshape(-1) * (count / (count - 1))
-                    running_var.mul_(1.0 - momentum).add_(unbiased, alpha=momentum)
+            _update_running_statistics(running_mean, running_var, mean, var, momentum, count)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{op}: evaluation mode needs running_mean and running_var")
         mean = _per_channel(running_mean, x)
-        inv_std = 1.0 / np.sqrt(_per_channel(running_var, x).data + eps)  # a constant in evaluation
-        x_hat = (x - mean) * inv_std.astype(x.dtype, copy=False)
+        x_hat = (x - mean) * _inverse_std(_per_channel(running_var, x), eps, x.dtype)
     if weight is not None:
         x_hat = x_hat * _per_channel(weight, x)
     if bias is not None:

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from ..engine import events
 from ..engine.function import ShapeError, raw
 from ..engine.composed import maximum, where
 from ..engine.tensor import Tensor
@@ -244,6 +245,15 @@ def _classification_loss(op, log_probs, target, weight, ignore_index, reduction,
     Either target becomes coefficients t_nc * weight_c of the scores' shape (a class index: a
     one-hot row), so the loss is one weighted sum: loss_n = -sum_c t_nc weight_c log_probs_nc.
     """
+    scaled = _scaled_coefficients(op, log_probs, target, weight, ignore_index, reduction, smoothing)
+    terms = _no_mass_at_minus_inf(log_probs, scaled) * scaled
+    return terms.sum(axis=_class_axis(log_probs)) if reduction == "none" else terms.sum()
+
+
+@events.replayed  # a compiled step builds them again from each batch's target
+def _scaled_coefficients(op, log_probs, target, weight, ignore_index, reduction, smoothing):
+    """The target checked and made into what multiplies ``log_probs``: t_nc * weight_c, times -1 / (the
+    summed weights of the counted targets) for "mean", else -1."""
     data = _target_array(target)
     _check_finite(op, data)
     axis = _class_axis(log_probs)
@@ -263,9 +273,7 @@ def _classification_loss(op, log_probs, target, weight, ignore_index, reduction,
             raise ValueError(f"{op}: no target counts towards the mean (there are none, or each is ignore_index "
                              f"({ignore_index}) or has class weight 0), so the mean is undefined; use "
                              "reduction='sum' for such batches")
-    scale = -1.0 / float(count) if reduction == "mean" else -1.0
-    terms = _no_mass_at_minus_inf(log_probs, coefficients) * (coefficients * scale)
-    return terms.sum(axis=axis) if reduction == "none" else terms.sum()
+    return coefficients * (-1.0 / float(count) if reduction == "mean" else -1.0)
 
 
 def cross_entropy(logits, target, weight=None, ignore_index: int = -100, reduction: str = "mean",

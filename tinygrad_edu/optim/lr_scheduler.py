@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ..engine import events
 from .optimizer import Optimizer
 
 
@@ -37,6 +38,7 @@ class LRScheduler:
         """The learning rate of ``epoch`` (0 first) for a group whose initial rate is ``base_lr``."""
         raise NotImplementedError
 
+    @events.replayed
     def step(self) -> None:
         """Move to the next epoch and set its learning rate."""
         self.last_epoch += 1

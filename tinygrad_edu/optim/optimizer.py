@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from ..engine import events
 from ..engine.function import enable_grad, no_grad
 from ..engine.tensor import Tensor
 
@@ -112,6 +113,7 @@ class Optimizer:
 
     # ------------------------------------------------------------------ updating
 
+    @events.replayed
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (optional) recomputes and returns the loss."""
         loss = None
@@ -144,6 +146,7 @@ class Optimizer:
     def _update(self, param: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    @events.replayed
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (``.grad = None``) before the next backward."""
         for group in self.param_groups:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..compile import CompiledFunction
 from ..engine.tensor import Tensor
 from ..nn.module import Module, Parameter
 from . import health
@@ -681,6 +682,57 @@ def _stored_grad(tensor):
 # ----------------------------------------------------------------------------- the public functions
 
 
+# Instruction kinds of a compiled program: (fill, border).
+PROGRAM_STYLES = {
+    "forward": (OP_FILL, OP_BORDER),
+    "backward": ("#fee2e2", "#b91c1c"),
+    "sum": ("#fee2e2", "#b91c1c"),
+    "grad": ("#dbeafe", "#1d4ed8"),
+    "call": ("#fef3c7", "#b45309"),
+}
+
+
+def draw_program(compiled, rankdir="TB"):
+    """A ``graphviz.Digraph`` of the programs a ``tg.compile``-d function captured.
+
+    One box per instruction, in program order (forward ops purple, backward steps and
+    gradient sums red, ``.grad`` accumulation blue, host calls such as ``optimizer.step``
+    amber); each edge is a value passed from the instruction that wrote it to one that
+    reads it, labelled with its shape. Arguments are green ellipses, parameters read
+    live blue ones. Each captured program (one per guard combination) is a cluster.
+    """
+    import graphviz
+
+    dot = graphviz.Digraph(graph_attr={"rankdir": rankdir, "fontname": FONT},
+                           node_attr={"fontname": FONT, "fontsize": "10"}, edge_attr={"fontname": FONT, "fontsize": "8"})
+    programs = [p for group in compiled.programs.values() for p in group]
+    for n, program in enumerate(programs):
+        with dot.subgraph(name=f"cluster_{n}") as cluster:
+            cluster.attr(label=_escape(program.description), labeljust="l")
+            writer = {}
+            for slot, _ in program.inputs:
+                name = f"p{n}s{slot}"
+                cluster.node(name, _escape(str(program.slots[slot])), shape="ellipse", style="filled",
+                             fillcolor=KIND_STYLES["input"][0], color=KIND_STYLES["input"][1])
+                writer[slot] = name
+            for slot, _ in program.live:
+                name = f"p{n}s{slot}"
+                cluster.node(name, _escape(str(program.slots[slot])), shape="ellipse", style="filled",
+                             fillcolor=KIND_STYLES["parameter"][0], color=KIND_STYLES["parameter"][1])
+                writer[slot] = name
+            for i, instruction in enumerate(program.instructions):
+                name = f"p{n}i{i}"
+                fill, border = PROGRAM_STYLES[instruction.kind]
+                cluster.node(name, _escape(instruction.text), shape="box", style="filled,rounded",
+                             fillcolor=fill, color=border)
+                for slot in dict.fromkeys(instruction.reads):
+                    if slot in writer:
+                        cluster.edge(writer[slot], name, label=shape_text(program.slots[slot].shape))
+                for slot in instruction.writes:
+                    writer[slot] = name
+    return dot
+
+
 def draw_graph(outputs, params=None, show_grads=False, show_data=False, group_modules=True, rankdir="TB",
                max_nodes=None, legend=True):
     """A ``graphviz.Digraph`` of the graph that produced ``outputs`` (one Tensor or several).
@@ -700,10 +752,13 @@ def draw_graph(outputs, params=None, show_grads=False, show_data=False, group_mo
                    counts the rest and the ops among them
     legend         add a legend of the node styles present (and of the gradient colours)
 
+    A function compiled with ``tg.compile`` draws its captured programs (``draw_program``).
     A graph built by ``backward(create_graph=True)`` is a graph too: ``draw_graph(x.grad)``
     shows the ops that computed the gradient, down to the forward graph they read.
     Jupyter shows the returned Digraph inline; ``.source`` is the DOT text.
     """
+    if isinstance(outputs, CompiledFunction):
+        return draw_program(outputs, rankdir=rankdir)
     view = GraphView(outputs, params=params, group_modules=group_modules, max_nodes=max_nodes)
     if show_grads is True:
         grad_of = _stored_grad
