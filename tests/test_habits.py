@@ -236,9 +236,9 @@ def test_every_numpy_ufunc_named_like_a_tg_function_dispatches_to_it():
 
 
 @pytest.mark.parametrize("call, named", [
-    (lambda t: np.square(t), r"np\.square .*no counterpart"),
-    (lambda t: np.cumsum(t), r"np\.cumsum .*no counterpart"),
-    (lambda t: np.einsum("i,i", t, t), r"np\.einsum .*no counterpart"),
+    (lambda t: np.sort(t), r"np\.sort .*no counterpart"),
+    (lambda t: np.median(t), r"np\.median .*no counterpart"),
+    (lambda t: np.diff(t), r"np\.diff .*no counterpart"),
     (lambda t: np.add.reduce(t), r"np\.add\.reduce "),
     (lambda t: np.exp(t, out=np.empty(2)), r"np\.exp .*call tg\.exp\(\.\.\.\) without out="),
     (lambda t: np.add(t, 1.0, dtype=np.float64), r"np\.add .*call tg\.add\(\.\.\.\) without dtype="),
@@ -264,9 +264,15 @@ def test_numpy_functions_whose_results_have_no_gradient_work_on_tensors_in_the_g
 # and the few that need another value for one function.
 ARGUMENTS = {"x": np.full(2, 1.5), "y": 2.0, "condition": np.array([True, False]), "dtype": np.float64,
              "shape": (3, 2, 2), "axes": (1, 0), "axis": -1, "axis1": 0, "axis2": 1, "pad_width": 1, "lo": 0.0,
-             "decimals": 1, "alpha": 0.1, "start_axis": 0, "fill_value": 1.0}
+             "decimals": 1, "alpha": 0.1, "start_axis": 0, "fill_value": 1.0, "indices_or_sections": 2,
+             "subscripts": "i,i", "operands": np.full(2, 0.5), "other": np.full(2, 2.0), "index": np.array([0, 1]),
+             "source": np.ones(2), "destination": -1, "repeats": 2, "shift": 1, "src": np.ones(2),
+             "indices": np.array([0, 1]), "reps": 2}
 OVERRIDES = {"dot": {"y": np.ones(2)}, "matmul": {"y": np.ones(2)}, "squeeze": {"axis": None},
-             "reshape": {"shape": (4,)}}
+             "reshape": {"shape": (4,)}, "moveaxis": {"source": 0}, "index_add": {"axis": 0},
+             "scatter_add": {"axis": 0, "index": np.array([[0, 1], [1, 0]]), "src": np.ones((2, 2))},
+             "take_along_axis": {"axis": 0, "indices": np.array([[0, 1], [1, 0]])}, "tensordot": {"y": np.ones(2), "axes": 1},
+             "index_add": {"axis": 0, "source": np.ones((2, 2))}}
 
 
 def _parameters(name):
@@ -320,16 +326,24 @@ def _check_a_list_holding_tensors(name, from_the_engine, container):
             continue
         stacked = tg.Tensor([0.5, 1.5], requires_grad=True)
         expected = _call(name, parameters, position, tg.stack([stacked, stacked * 2]))
-        assert isinstance(out, tg.Tensor) and out.shape == expected.shape, name
-        np.testing.assert_allclose(out.data, expected.data, rtol=1e-6)
-        if expected.dtype.kind != "f":  # an index or a truth value: no gradient to keep
-            assert not out.requires_grad
+        pieces, expected_pieces = _pieces(out), _pieces(expected)  # split and friends return several tensors
+        assert len(pieces) == len(expected_pieces), name
+        for piece, want in zip(pieces, expected_pieces):
+            assert isinstance(piece, tg.Tensor) and piece.shape == want.shape, name
+            np.testing.assert_allclose(piece.data, want.data, rtol=1e-6)
+        if expected_pieces[0].dtype.kind != "f":  # an index or a truth value: no gradient to keep
+            assert not any(piece.requires_grad for piece in pieces)
             continue
-        assert out.requires_grad, f"tg.{name} dropped the list's tensors from the graph"
-        upstream = np.random.default_rng(0).standard_normal(out.shape)
-        (out * upstream).sum().backward()
-        (expected * upstream).sum().backward()
+        assert all(piece.requires_grad for piece in pieces), f"tg.{name} dropped the list's tensors from the graph"
+        rng = np.random.default_rng(0)
+        upstreams = [rng.standard_normal(piece.shape) for piece in pieces]
+        sum((piece * u).sum() for piece, u in zip(pieces, upstreams)).backward()
+        sum((want * u).sum() for want, u in zip(expected_pieces, upstreams)).backward()
         np.testing.assert_allclose(t.grad.data, stacked.grad.data, rtol=1e-6)
+
+
+def _pieces(result):
+    return list(result) if isinstance(result, (list, tuple)) else [result]
 
 
 def test_nested_lists_of_tensors_are_stacked_in_turn():
