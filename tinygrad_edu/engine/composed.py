@@ -131,11 +131,8 @@ def _holds_tensor(value) -> bool:
 
 
 def _cast(x, dtype):
-    if x.dtype == dtype:
-        return x
-    if not _is_tensor(x):
-        return x.astype(dtype)
-    return x.astype(dtype) if x.dtype.kind == "f" else _wrap(x._data.astype(dtype))
+    """An ndarray's or Tensor's own ``astype`` (the Tensor's is differentiable between floats)."""
+    return x if x.dtype == dtype else x.astype(dtype)
 
 
 class TensorOps:
@@ -942,7 +939,7 @@ def _as_floats(x, y):
     """``x / y`` of two integer (or bool) operands computes in the default float dtype, as in PyTorch."""
     if _kind(x) == "f" or _kind(y) == "f":
         return x, y
-    target = _float_of(np.dtype(np.int64))
+    target = get_default_dtype()
     return tuple(v if isinstance(v, _SCALARS) else _cast(v, target) for v in (x, y))
 
 

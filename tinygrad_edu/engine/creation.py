@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import random as _random
-from .tensor import Tensor, as_array, dtype_or_default, get_default_dtype
+from .tensor import Tensor, dtype_or_default, get_default_dtype
 
 
 def _shape_arg(shape):
@@ -26,7 +26,8 @@ def from_numpy(array: np.ndarray, requires_grad=False) -> Tensor:
     """A Tensor sharing ``array``'s memory (no copy)."""
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy: expected an ndarray, got {type(array).__name__}")
-    as_array(array[:0].reshape(-1)[:0] if array.ndim else array, what="from_numpy")  # refuse object/str dtypes
+    if array.dtype.kind not in "fiub":
+        raise TypeError(f"from_numpy: unsupported data of dtype {array.dtype} (use numbers or booleans)")
     return _new(array, requires_grad)
 
 
